@@ -1,0 +1,1 @@
+"""Plotting: the grouped bar chart of a comparison."""

@@ -1,0 +1,1 @@
+"""Speed layer: a Spark Structured Streaming job writing per-user, per-minute word counts to Cassandra."""

@@ -1,0 +1,65 @@
+"""The `trendoff` command: one subcommand per layer, each dispatching to that layer's main(argv)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from trendoff.errors import TrendoffError
+from trendoff.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+# subcommand -> (module with a main(argv) function, one-line help). Modules load only when used,
+# so `trendoff stack status` does not pay for importing pyspark.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "setup": ("trendoff.setup_cmd", "fetch the Kafka, Cassandra and Spark connector jars from Maven Central"),
+    "stack": ("trendoff.stack_cmd", "start, stop or check the local Kafka broker and Cassandra node"),
+}
+
+
+def run_main(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -> int:
+    """Run a layer's main with logging set up; a TrendoffError becomes one line on stderr and exit 2."""
+    configure_logging()
+    try:
+        return main(argv) or 0
+    except TrendoffError as error:
+        print(f"trendoff: error: {error.message}", file=sys.stderr)
+        if error.detail:
+            print(error.detail, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trendoff: interrupted", file=sys.stderr)
+        return 130
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "usage: trendoff COMMAND [options]\n\ncommands:\n" + "\n".join(lines) + (
+        "\n\nRun `trendoff COMMAND --help` for the options of one command."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        from trendoff import __version__
+
+        print(f"trendoff {__version__}")
+        return 0
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"trendoff: error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return run_main(module.main, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Settings for every layer: defaults for the local stack, then TRENDOFF_* variables, then flags."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trendoff.errors import TrendoffError
+
+# One place for the environment variable of each setting (the README's table is built from it).
+ENV_VARS: dict[str, str] = {
+    "home": "TRENDOFF_HOME",
+    "kafka_bootstrap": "TRENDOFF_KAFKA_BOOTSTRAP",
+    "cassandra_hosts": "TRENDOFF_CASSANDRA_HOSTS",
+    "cassandra_port": "TRENDOFF_CASSANDRA_PORT",
+    "keyspace": "TRENDOFF_KEYSPACE",
+    "replication": "TRENDOFF_REPLICATION",
+    "topic": "TRENDOFF_TOPIC",
+    "topic_partitions": "TRENDOFF_TOPIC_PARTITIONS",
+    "kafka_port": "TRENDOFF_KAFKA_PORT",
+    "kafka_controller_port": "TRENDOFF_KAFKA_CONTROLLER_PORT",
+    "cassandra_storage_port": "TRENDOFF_CASSANDRA_STORAGE_PORT",
+    "kafka_heap_mb": "TRENDOFF_KAFKA_HEAP_MB",
+    "cassandra_heap_mb": "TRENDOFF_CASSANDRA_HEAP_MB",
+    "data_dir": "TRENDOFF_DATA_DIR",
+    "jvm_dir": "TRENDOFF_JVM_DIR",
+    "spark_master": "TRENDOFF_SPARK_MASTER",
+    "spark_jars": "TRENDOFF_SPARK_JARS",
+    "startup_timeout_seconds": "TRENDOFF_STARTUP_TIMEOUT_SECONDS",
+}
+
+
+def _find_home() -> Path:
+    """The project folder holding jvm/ (poms and server configs); run data and downloads go below it."""
+    if os.environ.get("TRENDOFF_HOME"):
+        return Path(os.environ["TRENDOFF_HOME"]).resolve()
+    cwd = Path.cwd().resolve()
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / "jvm" / "kafka" / "pom.xml").is_file():
+            return candidate
+    # An editable install: the checkout is the parent of this package.
+    source_root = Path(__file__).resolve().parent.parent
+    if (source_root / "jvm" / "kafka" / "pom.xml").is_file():
+        return source_root
+    return cwd
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the pipeline. Build with :func:`load_settings`; pass it down explicitly."""
+
+    home: Path = field(default_factory=_find_home)
+    # External services: when set, the stack uses them instead of starting local processes.
+    kafka_bootstrap: str = ""
+    cassandra_hosts: tuple[str, ...] = ()
+    cassandra_port: int = 9042
+    keyspace: str = "trendoff"
+    # CQL replication map; use NetworkTopologyStrategy on a real cluster.
+    replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    topic: str = "tweets"
+    topic_partitions: int = 4
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    cassandra_storage_port: int = 7000
+    kafka_heap_mb: int = 512
+    cassandra_heap_mb: int = 1024
+    data_dir: Path | None = None
+    jvm_dir: Path | None = None
+    spark_master: str = "local[2]"
+    # Comma-separated jar list for spark-submit setups that ship their own jars; empty = .jvm/spark.
+    spark_jars: str = ""
+    startup_timeout_seconds: float = 120.0
+
+    @property
+    def kafka_external(self) -> bool:
+        return bool(self.kafka_bootstrap)
+
+    @property
+    def cassandra_external(self) -> bool:
+        return bool(self.cassandra_hosts)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def cassandra_contact_points(self) -> tuple[str, ...]:
+        return self.cassandra_hosts or ("127.0.0.1",)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir or self.home / "run"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.jvm_dir or self.home / ".jvm"
+
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (None values are ignored, so argparse defaults pass through)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def describe(self) -> dict[str, str]:
+        """The effective settings for one start-up log line (nothing here is secret)."""
+        return {
+            "kafka": self.bootstrap_servers + (" (external)" if self.kafka_external else " (local)"),
+            "cassandra": ",".join(self.cassandra_contact_points)
+            + f":{self.cassandra_port}"
+            + (" (external)" if self.cassandra_external else " (local)"),
+            "keyspace": self.keyspace,
+            "topic": self.topic,
+        }
+
+
+def _convert(name: str, raw: str) -> object:
+    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "tuple[str, ...]":
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if kind in ("Path", "Path | None"):
+            return Path(raw).expanduser().resolve()
+    except ValueError as error:
+        raise TrendoffError(
+            "bad-setting", f"{ENV_VARS[name]}={raw!r} is not a valid {kind}: {error}"
+        ) from error
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Defaults, then TRENDOFF_* variables from ``environ`` (default os.environ), then ``overrides``."""
+    env = os.environ if environ is None else environ
+    from_env = {name: _convert(name, env[var]) for name, var in ENV_VARS.items() if env.get(var)}
+    return Settings().with_overrides(**from_env).with_overrides(**overrides)
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """Flags every service-using command shares; they override the TRENDOFF_* variables."""
+    group = parser.add_argument_group("connections (override TRENDOFF_* variables)")
+    group.add_argument("--bootstrap", dest="kafka_bootstrap", help="Kafka bootstrap servers host:port[,...]")
+    group.add_argument(
+        "--cassandra",
+        dest="cassandra_hosts",
+        type=lambda raw: tuple(h.strip() for h in raw.split(",") if h.strip()),
+        help="Cassandra contact points host[,host...]",
+    )
+    group.add_argument("--keyspace", help="Cassandra keyspace (default trendoff)")
+    group.add_argument("--topic", help="Kafka topic (default tweets)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings with the shared connection flags of :func:`add_connection_options` applied."""
+    names = ("kafka_bootstrap", "cassandra_hosts", "keyspace", "topic")
+    return load_settings(**{name: getattr(args, name, None) for name in names})

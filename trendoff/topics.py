@@ -1,0 +1,97 @@
+"""Create the tweets topic: explicit partition count and broker append time (the batch/speed split)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from trendoff.errors import TrendoffError
+
+log = logging.getLogger(__name__)
+
+# The layers split the stream by arrival, so the broker must stamp each message when it appends it.
+TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+
+
+def wait_for_broker(bootstrap: str, timeout_seconds: float) -> None:
+    """Block until the broker answers a metadata request, or raise TrendoffError."""
+    deadline = time.monotonic() + timeout_seconds
+    admin = admin_client(bootstrap)
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            metadata = admin.list_topics(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+            if metadata.brokers:
+                return
+        except KafkaException as error:
+            last_error = error
+        time.sleep(0.3)
+    raise TrendoffError(
+        "kafka-timeout",
+        f"Kafka at {bootstrap} did not answer within {timeout_seconds:.0f} s"
+        + (f" ({last_error})" if last_error else ""),
+    )
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_seconds: float = 30.0) -> int:
+    """Create ``topic`` if missing and wait until every partition has a leader; return its partition count.
+
+    An existing topic is kept as it is (its partition count may differ), but it must use
+    LogAppendTime: with CreateTime the arrival split between batch and speed is not sound.
+    """
+    admin = admin_client(bootstrap)
+    # No replication factor: the broker's default.replication.factor applies (1 locally).
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, config=TOPIC_CONFIG)], request_timeout=timeout_seconds
+    )
+    try:
+        futures[topic].result(timeout=timeout_seconds)
+        log.info("created topic %s with %d partitions (LogAppendTime)", topic, partitions)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise TrendoffError("topic-create", f"cannot create topic {topic}: {error}") from error
+        _check_append_time(admin, topic)
+    return _wait_for_leaders(admin, topic, timeout_seconds)
+
+
+def _check_append_time(admin: AdminClient, topic: str) -> None:
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    kind = configs.get("message.timestamp.type")
+    if kind is not None and kind.value != "LogAppendTime":
+        raise TrendoffError(
+            "topic-timestamps",
+            f"topic {topic} uses {kind.value}; trendoff needs message.timestamp.type=LogAppendTime "
+            f"(kafka-configs --alter --entity-type topics --entity-name {topic} "
+            "--add-config message.timestamp.type=LogAppendTime)",
+        )
+
+
+def _wait_for_leaders(admin: AdminClient, topic: str, timeout_seconds: float) -> int:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        metadata = admin.list_topics(topic=topic, timeout=5)
+        described = metadata.topics.get(topic)
+        if described is not None and described.error is None and described.partitions:
+            if all(p.leader >= 0 for p in described.partitions.values()):
+                return len(described.partitions)
+        time.sleep(0.2)
+    raise TrendoffError("topic-timeout", f"topic {topic} has no leader for every partition yet")
+
+
+def delete_topic(bootstrap: str, topic: str, timeout_seconds: float = 30.0) -> None:
+    """Delete ``topic`` (used by tests to clean up their own topics)."""
+    admin = admin_client(bootstrap)  # kept referenced: the futures fail if the client is collected
+    futures = admin.delete_topics([topic], request_timeout=timeout_seconds)
+    try:
+        futures[topic].result(timeout=timeout_seconds)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise
