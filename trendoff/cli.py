@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 COMMANDS: dict[str, tuple[str, str]] = {
     "setup": ("trendoff.setup_cmd", "fetch the Kafka, Cassandra and Spark connector jars from Maven Central"),
     "stack": ("trendoff.stack_cmd", "start, stop or check the local Kafka broker and Cassandra node"),
+    # Layer commands: each helper adds its own line below.
 }
 
 
