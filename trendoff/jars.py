@@ -16,7 +16,9 @@ from trendoff.errors import TrendoffError
 log = logging.getLogger(__name__)
 
 JVM_PARTS = ("kafka", "cassandra", "spark")
-_VERSION_SUFFIX = re.compile(r"-\d[\w.\-]*\.jar$")
+# The version starts at the first "-" followed by a dotted number: "spark-sql-kafka-0-10_2.12-3.5.7.jar"
+# keeps its "-0-10_2.12", "java-driver-shaded-guava-25.1-jre-graal-sub-1.jar" loses "-25.1-jre-...".
+_ARTIFACT_AND_VERSION = re.compile(r"^(?P<artifact>.+?)-\d+(?:\.\d+)+(?:[-_.+].*)?\.jar$")
 
 
 def _stamp_for(pom: Path) -> str:
@@ -70,7 +72,8 @@ def fetch_jars(settings: Settings, parts: tuple[str, ...] = JVM_PARTS) -> dict[s
 
 def artifact_name(jar: Path) -> str:
     """`kafka-clients-3.4.1.jar` -> `kafka-clients`: how a jar is matched against pyspark's own."""
-    return _VERSION_SUFFIX.sub("", jar.name)
+    matched = _ARTIFACT_AND_VERSION.match(jar.name)
+    return matched.group("artifact") if matched else jar.name.removesuffix(".jar")
 
 
 def spark_connector_jars(settings: Settings) -> list[str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 
-_NOISY_LOGGERS = ("py4j", "cassandra", "kafka", "urllib3", "matplotlib", "PIL")
+_NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
+# The Cassandra driver logs a traceback at ERROR for every refused connection attempt; trendoff
+# turns those failures into one-line TrendoffErrors itself, so only its critical messages show.
+_QUIET_LOGGERS = ("cassandra",)
 
 
 def configure_logging(level: str | int | None = None) -> None:
@@ -19,3 +22,5 @@ def configure_logging(level: str | int | None = None) -> None:
     )
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -17,7 +17,8 @@ TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 
 def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+    # librdkafka would print every refused connection to stderr; callers report failures themselves.
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 2})
 
 
 def wait_for_broker(bootstrap: str, timeout_seconds: float) -> None:
