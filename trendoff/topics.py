@@ -80,9 +80,9 @@ def _wait_for_leaders(admin: AdminClient, topic: str, timeout_seconds: float) ->
     while time.monotonic() < deadline:
         metadata = admin.list_topics(topic=topic, timeout=5)
         described = metadata.topics.get(topic)
-        if described is not None and described.error is None and described.partitions:
-            if all(p.leader >= 0 for p in described.partitions.values()):
-                return len(described.partitions)
+        ready = described is not None and described.error is None and bool(described.partitions)
+        if ready and all(p.leader >= 0 for p in described.partitions.values()):
+            return len(described.partitions)
         time.sleep(0.2)
     raise TrendoffError("topic-timeout", f"topic {topic} has no leader for every partition yet")
 

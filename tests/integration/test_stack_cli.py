@@ -17,7 +17,7 @@ TRENDOFF = [sys.executable, "-m", "trendoff.cli"]
 
 def run(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TRENDOFF, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
+        [*TRENDOFF, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
