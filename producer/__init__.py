@@ -1,1 +1,1 @@
-"""Producer: reads tweets from the X API, CSV and JSON-lines archives or a generator, and publishes them as Avro to Kafka."""
+"""Producer: reads tweets (X API, CSV and JSON-lines archives, a generator) and publishes them as Avro to Kafka."""

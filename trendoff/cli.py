@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "setup": ("trendoff.setup_cmd", "fetch the Kafka, Cassandra and Spark connector jars from Maven Central"),
     "stack": ("trendoff.stack_cmd", "start, stop or check the local Kafka broker and Cassandra node"),
     # Layer commands: each helper adds its own line below.
+    "produce": ("trendoff.producer.main", "publish tweets from a CSV, JSON lines, the X API or a generator to Kafka"),
 }
 
 

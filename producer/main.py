@@ -1,0 +1,102 @@
+"""`trendoff produce csv|jsonl|x|synthetic`: read tweets from a source and publish them to Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from trendoff.producer.publish import Publisher
+from trendoff.producer.sources import SourceItem, csv_tweets, jsonl_tweets, synthetic_tweets
+
+from trendoff.config import add_connection_options, settings_from_args
+from trendoff.errors import TrendoffError
+from trendoff.tweet_columns import add_column_options, spec_from_args
+
+log = logging.getLogger(__name__)
+
+
+def _positive(kind: type) -> object:
+    def parse(raw: str) -> object:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{raw} must be greater than 0")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trendoff produce", description=__doc__)
+    sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--rate", type=_positive(float), help="at most this many tweets per second (replays)")
+    common.add_argument("--limit", type=_positive(int), help="stop after this many input rows")
+    add_connection_options(common)
+
+    csv_parser = sources.add_parser("csv", parents=[common], help="replay a CSV of tweets")
+    csv_parser.add_argument("path", type=Path)
+    add_column_options(csv_parser)
+
+    jsonl = sources.add_parser("jsonl", parents=[common], help="replay JSON lines (.gz too) of API tweet objects")
+    jsonl.add_argument("path", type=Path)
+
+    x_api = sources.add_parser("x", parents=[common], help="tweets of named users from the X API v2")
+    x_api.add_argument("--users", required=True, help="comma-separated screen names")
+    x_api.add_argument("--follow", action="store_true", help="use the filtered stream (plans that include it)")
+    x_api.add_argument("--poll-seconds", type=_positive(float), default=60.0, help="polling interval (default 60)")
+    x_api.add_argument("--rounds", type=_positive(int), help="stop after this many polls (default: run until stopped)")
+
+    synthetic = sources.add_parser("synthetic", parents=[common], help="seeded generated tweets for load tests")
+    synthetic.add_argument("--tweets", type=_positive(int), required=True)
+    synthetic.add_argument("--users", type=_positive(int), required=True)
+    synthetic.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def _limited(items: Iterator[SourceItem], limit: int | None) -> Iterator[SourceItem]:
+    for count, item in enumerate(items):
+        if limit is not None and count >= limit:
+            return
+        yield item
+
+
+def source_items(args: argparse.Namespace) -> tuple[Iterator[SourceItem], int | None]:
+    """The chosen source's items and, when known, how many there will be (for the ETA)."""
+    if args.source == "csv":
+        spec = spec_from_args(args, args.path)
+        log.info("reading %s (%s, columns: %s)", args.path, spec.encoding, ", ".join(spec.columns()))
+        return csv_tweets(args.path, spec), args.limit
+    if args.source == "jsonl":
+        return jsonl_tweets(args.path), args.limit
+    if args.source == "synthetic":
+        return synthetic_tweets(args.tweets, args.users, args.seed), min(args.tweets, args.limit or args.tweets)
+    from trendoff.producer import x_api
+
+    usernames = [name.strip().lstrip("@") for name in args.users.split(",") if name.strip()]
+    if not usernames:
+        raise TrendoffError("no-users", "--users needs at least one screen name")
+    token = x_api.bearer_token()
+    if args.follow:
+        return x_api.stream_user_tweets(token, usernames, max_tweets=args.limit), args.limit
+    return x_api.poll_user_tweets(x_api.x_client(token), usernames, args.poll_seconds, args.rounds), None
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    items, total = source_items(args)
+    publisher = Publisher(settings, rate=args.rate, total=total)
+    log.info("publishing to topic %s on %s", settings.topic, settings.bootstrap_servers)
+    summary = publisher.run(_limited(items, args.limit))
+    for line in summary.lines():
+        print(line)
+    if summary.failed:
+        print(f"trendoff: {summary.failed} messages were not delivered", file=sys.stderr)
+        return 1
+    return 0

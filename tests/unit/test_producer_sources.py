@@ -1,0 +1,66 @@
+"""Sources without Kafka: JSON lines (v1.1 and v2), the real archives, the synthetic generator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+from trendoff.producer.sources import csv_tweets, jsonl_tweets, synthetic_tweets
+
+from trendoff.tweet_columns import PRESETS, RowRejected
+
+V1 = {"created_at": "Sat Jan 07 05:44:28 +0000 2023", "id": 1611580330, "id_str": "1611580330",
+      "full_text": "RT @CNN: Breaking &amp; news", "user": {"screen_name": "cnnbrk"}, "lang": "en",
+      "retweeted_status": {"id": 1}, "retweet_count": 12, "favorite_count": 0}
+V2 = {"data": [{"id": "1445080462406664192", "text": "Hello from v2", "author_id": "42",
+                "created_at": "2021-10-04T17:08:22.000Z", "lang": "en",
+                "public_metrics": {"retweet_count": 3, "like_count": 7}}],
+      "includes": {"users": [{"id": "42", "username": "TwitterDev"}]}}
+
+
+def test_v1_and_v2_objects_become_tweets(tmp_path: Path) -> None:
+    path = tmp_path / "tweets.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(json.dumps(V1) + "\n\n" + json.dumps(V2) + "\n{not json\n[1]\n{\"id\": 3}\n")
+    items = [item for _, item in jsonl_tweets(path)]
+    assert items[0] == {"id": 1611580330, "user": "cnnbrk", "text": "RT @CNN: Breaking &amp; news",
+                        "created_at": dt.datetime(2023, 1, 7, 5, 44, 28, tzinfo=dt.UTC), "lang": "en",
+                        "is_retweet": True, "retweet_count": 12, "favorite_count": 0}
+    assert items[1] == {"id": 1445080462406664192, "user": "TwitterDev", "text": "Hello from v2",
+                        "created_at": dt.datetime(2021, 10, 4, 17, 8, 22, tzinfo=dt.UTC), "lang": "en",
+                        "is_retweet": False, "retweet_count": 3, "favorite_count": 7}
+    assert [i.reason for i in items[2:]] == ["malformed-json", "malformed-json", "not-a-tweet"]
+
+
+def test_rtweet_fixtures_load_completely(data_dir: Path) -> None:
+    items = [item for _, item in jsonl_tweets(data_dir / "rtweet_fixtures" / "rtweet_fixture_tweets.jsonl.gz")]
+    rejected = Counter(i.reason for i in items if isinstance(i, RowRejected))
+    tweets = [i for i in items if isinstance(i, dict)]
+    assert rejected == Counter() and len(tweets) == 2198
+    assert len({t["id"] for t in tweets}) == 2198
+    assert Counter(t["user"] for t in tweets).most_common(1) == [("justinbieber", 199)]
+
+
+def test_538_files_load_completely(data_dir: Path) -> None:
+    folder = data_dir / "fivethirtyeight_twitter_ratio"
+    for name, expected in (("BarackObama.csv", 3207), ("realDonaldTrump.csv", 3232)):
+        items = [item for _, item in csv_tweets(folder / name, PRESETS["538"])]
+        assert not [i for i in items if isinstance(i, RowRejected)]
+        assert len(items) == expected and {t["user"] for t in items} == {name.removesuffix(".csv")}
+        assert 300 < sum(t["is_retweet"] for t in items) < 400  # ~350 retweets per user, per the data notes
+
+
+def test_synthetic_is_seeded_zipfian_and_realistic() -> None:
+    first = [t for _, t in synthetic_tweets(2000, users=100, seed=5)]
+    assert first == [t for _, t in synthetic_tweets(2000, users=100, seed=5)]
+    assert first != [t for _, t in synthetic_tweets(2000, users=100, seed=6)]
+    per_user = Counter(t["user"] for t in first).most_common()
+    assert per_user[0][1] > 5 * per_user[-1][1], "a few prolific users and a long tail"
+    words = Counter(w for t in first for w in t["text"].split())
+    assert words.most_common(1)[0][1] > 20 * words.most_common()[-1][1]
+    times = [t["created_at"] for t in first]
+    assert times == sorted(times) and len({t["id"] for t in first}) == 2000
+    assert 0.05 < sum(t["is_retweet"] for t in first) / 2000 < 0.15

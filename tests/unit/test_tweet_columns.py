@@ -1,0 +1,129 @@
+"""CSV rows to Tweet records: presets, column options and the bad rows, written out by hand."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from trendoff.errors import TrendoffError
+from trendoff.tweet_columns import (
+    PRESETS,
+    ColumnSpec,
+    RowRejected,
+    add_column_options,
+    derived_id,
+    detect_format,
+    iter_csv_rows,
+    row_to_tweet,
+    spec_from_args,
+)
+
+COLUMNS = ColumnSpec(id_col="id", user_col="who", text_col="body", time_col="when", time_format="epoch-s",
+                     retweet_col="rt", retweets_col="rts", favorites_col="favs", lang_col="lang")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_column_options(parser)
+    return parser.parse_args(argv)
+
+
+def test_followthehashtag_row_joins_date_and_hour() -> None:
+    row = {"Tweet Id": "721318437075685382", "Date": "2016-04-16", "Hour": "12:44", "Nickname": "BillSchulhoff",
+           "Tweet content": "Wind 3.2 mph NNE. Barometer 30.20 in", "Favs": "", "RTs": "2",
+           "Tweet language (ISO 639-1)": "en"}
+    assert row_to_tweet(row, PRESETS["followthehashtag"]) == {
+        "id": 721318437075685382, "user": "BillSchulhoff", "text": "Wind 3.2 mph NNE. Barometer 30.20 in",
+        "created_at": dt.datetime(2016, 4, 16, 12, 44, tzinfo=dt.UTC), "lang": "en", "is_retweet": False,
+        "retweet_count": 2, "favorite_count": None,
+    }
+
+
+def test_538_row_takes_the_id_from_the_status_url_and_spots_retweets() -> None:
+    row = {"created_at": "10/2/17 12:41", "text": "RT @POTUS: Michelle &amp; I are praying",
+           "url": "https://twitter.com/BarackObama/status/914832655170011137", "replies": "21588",
+           "retweets": "405,895", "favorites": "1715753", "user": "BarackObama"}
+    tweet = row_to_tweet(row, PRESETS["538"])
+    assert tweet["id"] == 914832655170011137
+    assert tweet["created_at"] == dt.datetime(2017, 10, 2, 12, 41, tzinfo=dt.UTC)
+    assert tweet["is_retweet"] is True and tweet["retweet_count"] == 405895
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("TRUE", True), ("1", True), ("Yes", True), ("false", False),
+                                                 ("0", False), ("NO", False), ("", False)])
+def test_flag_column_reads_the_usual_spellings(flag: str, expected: bool) -> None:
+    row = {"id": "5", "who": "@Ann", "body": "hi there", "when": "1451606400", "rt": flag, "rts": "", "favs": "",
+           "lang": ""}
+    tweet = row_to_tweet(row, COLUMNS)
+    assert tweet["is_retweet"] is expected and tweet["user"] == "Ann" and tweet["lang"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"when": "yesterday"}, "bad-timestamp"),
+        ({"body": "   "}, "empty-text"),
+        ({"who": ""}, "missing-user"),
+        ({"id": "12ab"}, "bad-id"),
+        ({"id": "-4"}, "bad-id"),
+        ({"rt": "maybe"}, "bad-flag"),
+        ({"rts": "lots"}, "bad-count"),
+        ({"body": "x" * 100_000}, "text-too-long"),
+        ({"body": "caf\udce9"}, "bad-encoding"),
+    ],
+)
+def test_bad_rows_are_rejected_with_a_reason(change: dict[str, str], reason: str) -> None:
+    row = {"id": "5", "who": "ann", "body": "hi there", "when": "1451606400", "rt": "", "rts": "", "favs": "",
+           "lang": "en"} | change
+    with pytest.raises(RowRejected) as rejected:
+        row_to_tweet(row, COLUMNS)
+    assert rejected.value.reason == reason
+
+
+def test_a_missing_id_is_derived_stably() -> None:
+    row = {"id": "", "who": "Ann", "body": "same words", "when": "1451606400", "rt": "", "rts": "", "favs": "",
+           "lang": ""}
+    first = row_to_tweet(row, COLUMNS)["id"]
+    assert first == row_to_tweet(dict(row), COLUMNS)["id"] == derived_id("ann", 1451606400000, "same words")
+    assert 0 < first < 2**63
+    assert first != row_to_tweet(row | {"body": "other words"}, COLUMNS)["id"]
+
+
+def test_detect_format_by_header() -> None:
+    assert detect_format(["created_at", "text", "url", "replies", "retweets", "favorites", "user"]) == "538"
+    assert detect_format(["id", "text"]) == "columns"
+
+
+def test_multiline_fields_and_a_broken_record(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text('id,who,body,when,rt,rts,favs,lang\n1,a,"two\nlines",1,,,,\n2,b,short\n3,c,"ok",2,,,,\n')
+    rows = list(iter_csv_rows(path, COLUMNS))
+    assert rows[0] == (2, {"id": "1", "who": "a", "body": "two\nlines", "when": "1", "rt": "", "rts": "",
+                           "favs": "", "lang": ""})
+    assert isinstance(rows[1][1], RowRejected) and rows[1][1].reason == "malformed-row"
+    assert rows[2][1]["id"] == "3"
+
+
+def test_auto_detects_538_with_its_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "obama.csv"
+    path.write_bytes(b"created_at,text,url,replies,retweets,favorites,user\n"
+                     + "1/1/16 0:00,It\u2019s time,https://twitter.com/a/status/1,0,0,0,a\n".encode("mac_roman"))
+    spec = spec_from_args(parse([]), path)
+    assert spec.encoding == "mac_roman"
+    rows = [row for _, row in iter_csv_rows(path, spec)]
+    assert row_to_tweet(rows[0], spec)["text"] == "It\u2019s time"
+
+
+def test_unknown_csv_needs_columns_and_wrong_names_are_listed(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(TrendoffError, match="--user-col") as unknown:
+        spec_from_args(parse([]), path)
+    assert "a, b, c" in unknown.value.message
+    with pytest.raises(TrendoffError, match="no column 'text'"):
+        spec_from_args(parse(["--user-col", "a", "--text-col", "text", "--time-col", "c"]), path)
+    with pytest.raises(TrendoffError, match="no such file"):
+        spec_from_args(parse([]), tmp_path / "missing.csv")

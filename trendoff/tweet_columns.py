@@ -1,0 +1,380 @@
+"""CSV tweet columns: format presets, column options and the row rules, shared by producer and csv_loader."""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import csv
+import datetime as dt
+import functools
+import hashlib
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from trendoff.errors import TrendoffError
+
+# Longer texts are not tweets (X's long posts stop at 25,000 characters; archives hold 280 at most).
+MAX_TEXT_CHARS = 25_000
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "t": True, "y": True,
+               "false": False, "0": False, "no": False, "f": False, "n": False, "": False}
+TIME_FORMATS_HELP = "a strptime format (e.g. '%%Y-%%m-%%d %%H:%%M:%%S'), 'iso', 'epoch-s' or 'epoch-ms'"
+
+
+class RowRejected(Exception):  # noqa: N818 - a rejection, not an error of the program
+    """A row that cannot become a tweet; ``reason`` is the tag it is counted under."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Which CSV columns hold the tweet fields, and how to read them."""
+
+    id_col: str | None
+    user_col: str
+    text_col: str
+    time_col: str
+    time_format: str = "iso"
+    # A second column holding the time of day, for exports that split date and hour (followthehashtag).
+    hour_col: str | None = None
+    lang_col: str | None = None
+    retweet_col: str | None = None
+    retweets_col: str | None = None
+    favorites_col: str | None = None
+    # The id is the last part of a status URL in this column (the 538 files have no id column).
+    id_from_url: bool = False
+    encoding: str = "utf-8"
+
+    def columns(self) -> list[str]:
+        named = [self.id_col, self.user_col, self.text_col, self.time_col, self.hour_col, self.lang_col,
+                 self.retweet_col, self.retweets_col, self.favorites_col]
+        return [name for name in named if name]
+
+
+PRESETS: dict[str, ColumnSpec] = {
+    # The followthehashtag "USA Geolocated tweets" export the original project loaded.
+    "followthehashtag": ColumnSpec(
+        id_col="Tweet Id",
+        user_col="Nickname",
+        text_col="Tweet content",
+        time_col="Date",
+        hour_col="Hour",
+        time_format="%Y-%m-%d %H:%M",
+        lang_col="Tweet language (ISO 639-1)",
+        retweets_col="RTs",
+        favorites_col="Favs",
+    ),
+    # FiveThirtyEight's twitter-ratio files: no id column (it ends the status URL), Mac Roman bytes.
+    "538": ColumnSpec(
+        id_col="url",
+        id_from_url=True,
+        user_col="user",
+        text_col="text",
+        time_col="created_at",
+        time_format="%m/%d/%y %H:%M",
+        retweets_col="retweets",
+        favorites_col="favorites",
+        encoding="mac_roman",
+    ),
+}
+FORMATS = ("auto", *PRESETS, "columns")
+
+
+def detect_format(header: list[str]) -> str:
+    """The preset whose columns are all in ``header``, else 'columns' (column options needed)."""
+    present = set(header)
+    for name, spec in PRESETS.items():
+        if set(spec.columns()) <= present:
+            return name
+    return "columns"
+
+
+def add_column_options(parser: argparse.ArgumentParser) -> None:
+    """The CSV flags shared by `trendoff produce csv` and `trendoff load-csv`."""
+    group = parser.add_argument_group("CSV format (SPEC §2)")
+    group.add_argument("--format", choices=FORMATS, default="auto",
+                       help="a known export, or 'columns' to name the columns yourself (default: auto)")
+    group.add_argument("--encoding", help="file encoding (default: the preset's, else utf-8)")
+    group.add_argument("--id-col", help="tweet id column (missing: derived from user + time + text)")
+    group.add_argument("--user-col", help="screen name column")
+    group.add_argument("--text-col", help="tweet text column")
+    group.add_argument("--time-col", help="creation time column")
+    group.add_argument("--time-format", help=f"how --time-col is written: {TIME_FORMATS_HELP} (default iso)")
+    group.add_argument("--lang-col", help="language column (optional)")
+    group.add_argument("--retweet-col", help="retweet flag column: true/false, 1/0, yes/no (optional)")
+    group.add_argument("--retweets-col", help="retweet count column (optional)")
+    group.add_argument("--favorites-col", help="favorite count column (optional)")
+
+
+def read_header(path: Path, encoding: str) -> list[str]:
+    check_readable(path)
+    with path.open(encoding=encoding, errors="surrogateescape", newline="") as handle:
+        try:
+            return next(csv.reader(handle))
+        except StopIteration:
+            raise TrendoffError("empty-file", f"{path} is empty: a CSV with a header row is needed") from None
+        except csv.Error as error:
+            raise TrendoffError("bad-csv", f"{path} does not start with a CSV header: {error}") from error
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise TrendoffError("no-file", f"{path}: no such file")
+    if not path.is_file():
+        raise TrendoffError("not-a-file", f"{path} is not a file")
+
+
+def spec_from_args(args: argparse.Namespace, path: Path) -> ColumnSpec:
+    """The column spec for ``path`` from --format and the column options; checks the header."""
+    preset_encoding = PRESETS[args.format].encoding if args.format in PRESETS else "utf-8"
+    header = read_header(path, args.encoding or preset_encoding)
+    chosen = args.format
+    if chosen == "auto":
+        chosen = detect_format(header)
+        if chosen in PRESETS and not args.encoding and PRESETS[chosen].encoding != preset_encoding:
+            header = read_header(path, PRESETS[chosen].encoding)
+    if chosen in PRESETS:
+        spec = PRESETS[chosen]
+    else:
+        if not (args.user_col and args.text_col and args.time_col):
+            raise TrendoffError(
+                "missing-columns",
+                f"{path.name} is not a known export: name its columns with --user-col, --text-col and "
+                f"--time-col (and --id-col if it has ids). Its columns: {', '.join(header)}",
+            )
+        spec = ColumnSpec(id_col=None, user_col=args.user_col, text_col=args.text_col, time_col=args.time_col)
+    overrides = {
+        "id_col": args.id_col, "user_col": args.user_col, "text_col": args.text_col, "time_col": args.time_col,
+        "time_format": args.time_format, "lang_col": args.lang_col, "retweet_col": args.retweet_col,
+        "retweets_col": args.retweets_col, "favorites_col": args.favorites_col, "encoding": args.encoding,
+    }
+    spec = replace(spec, **{key: value for key, value in overrides.items() if value})
+    if args.id_col:
+        spec = replace(spec, id_from_url=False)
+    missing = [name for name in spec.columns() if name not in header]
+    if missing:
+        raise TrendoffError(
+            "unknown-column",
+            f"{path.name} has no column {missing[0]!r}; its columns are: {', '.join(header)}",
+        )
+    return spec
+
+
+def iter_csv_rows(path: Path, spec: ColumnSpec) -> Iterator[tuple[int, dict[str, str] | RowRejected]]:
+    """(line number, column -> value) for each record, or RowRejected for a broken one."""
+    header: list[str] = []
+    for line, values in iter_csv_records(path, spec, header):
+        yield line, values if isinstance(values, RowRejected) else dict(zip(header, values, strict=True))
+
+
+def iter_csv_records(
+    path: Path, spec: ColumnSpec, header_out: list[str] | None = None
+) -> Iterator[tuple[int, list[str] | RowRejected]]:
+    """(line number, values) for each record, quoted multi-line fields included; broken rows as RowRejected.
+
+    The header is put in ``header_out``. Bytes that are not valid in the encoding are kept as
+    surrogates and the row is rejected by :class:`RowReader`, so one bad byte costs one row, not the file.
+    """
+    check_readable(path)
+    csv.field_size_limit(sys.maxsize)
+    with path.open(encoding=spec.encoding, errors="trendoff-keep", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        if header_out is not None:
+            header_out[:] = header
+        while True:
+            line = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield line, RowRejected("malformed-row", f"not a CSV record: {error}")
+                continue
+            if not any(value.strip() for value in values):
+                continue  # blank lines are not rows
+            if len(values) != len(header):
+                yield line, RowRejected(
+                    "malformed-row", f"{len(values)} fields where the header has {len(header)}"
+                )
+                continue
+            yield line, values
+
+
+_STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class _DecodeErrors:
+    """Counts undecodable bytes seen by the 'trendoff-keep' error handler (which keeps them as surrogates).
+
+    Decoding runs ahead of CSV parsing, so a row parsed while the count is still zero cannot hold a
+    surrogate, and the per-row search is skipped for clean files (most of them).
+    """
+
+    count = 0
+
+    @classmethod
+    def handler(cls, error: UnicodeError) -> tuple[str, int]:
+        cls.count += 1
+        return codecs.lookup_error("surrogateescape")(error)
+
+
+codecs.register_error("trendoff-keep", _DecodeErrors.handler)
+
+
+# strptime formats that datetime.fromisoformat (C code, ~20x faster) reads the same way.
+_ISO_LIKE_FORMATS = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"}
+
+
+@functools.lru_cache(maxsize=65_536)
+def parse_time(raw: str, time_format: str) -> dt.datetime:
+    """An aware UTC datetime from ``raw`` (naive times are taken as UTC, as archives write them).
+
+    Cached: archives repeat the same minute or second for many rows, and strptime is slow.
+    """
+    value = raw.strip()
+    if not value:
+        raise ValueError("empty time")
+    if time_format == "epoch-s":
+        parsed = dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+    elif time_format == "epoch-ms":
+        parsed = dt.datetime.fromtimestamp(float(value) / 1000, tz=dt.UTC)
+    elif time_format == "iso" or (time_format in _ISO_LIKE_FORMATS and len(value) == len(_example(time_format))):
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    else:
+        parsed = dt.datetime.strptime(value, time_format)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+@functools.cache
+def _example(time_format: str) -> str:
+    return dt.datetime(2000, 1, 1).strftime(time_format)
+
+
+def derived_id(user: str, created_at_ms: int, text: str) -> int:
+    """A stable positive 63-bit id for a row without one: the same tweet always gets the same id."""
+    digest = hashlib.sha256(f"{user.lower()}\0{created_at_ms}\0{text}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _count(raw: str | None, column: str) -> int | None:
+    if not raw:
+        return None
+    try:
+        number = int(raw)  # the common case, and the fast one
+    except ValueError:
+        number = _loose_count(raw, column)
+        if number is None:
+            return None
+    return number if number >= 0 else None
+
+
+def _loose_count(raw: str, column: str) -> int | None:
+    """Counts written as '1,234', '12.0' or with spaces."""
+    if not raw.strip():
+        return None
+    try:
+        return int(float(raw.strip().replace(",", "")))
+    except ValueError:
+        raise RowRejected("bad-count", f"{column} {raw!r} is not a number") from None
+
+
+def is_retweet_text(text: str) -> bool:
+    return text.startswith("RT @")
+
+
+class RowReader:
+    """Turns CSV records of one header into Tweet records; column positions are looked up once."""
+
+    def __init__(self, spec: ColumnSpec, header: list[str]) -> None:
+        position = {name: index for index, name in enumerate(header)}
+        self.spec = spec
+        self.header = header
+
+        def at(name: str | None) -> int | None:
+            return position[name] if name else None
+
+        self.user, self.text, self.time = at(spec.user_col), at(spec.text_col), at(spec.time_col)
+        self.hour, self.lang, self.flag = at(spec.hour_col), at(spec.lang_col), at(spec.retweet_col)
+        self.tweet_id, self.retweets, self.favorites = at(spec.id_col), at(spec.retweets_col), at(spec.favorites_col)
+
+    def tweet(self, values: list[str]) -> dict[str, Any]:
+        """One record as a Tweet (the Avro schema's fields), or RowRejected saying why not."""
+        spec = self.spec
+        if _DecodeErrors.count and _SURROGATES.search("".join(values)):
+            bad = next(self.header[i] for i, raw in enumerate(values) if _SURROGATES.search(raw))
+            raise RowRejected("bad-encoding", f"{bad} has bytes that are not {spec.encoding}; pass --encoding")
+        user = values[self.user].strip()
+        if user.startswith("@"):
+            user = user.lstrip("@")
+        if not user:
+            raise RowRejected("missing-user", f"{spec.user_col} is empty")
+        text = values[self.text]
+        if not text or text.isspace():
+            raise RowRejected("empty-text", f"{spec.text_col} is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise RowRejected("text-too-long", f"{len(text):,} characters (at most {MAX_TEXT_CHARS:,})")
+        raw_time = values[self.time]
+        if self.hour is not None:
+            raw_time = f"{raw_time.strip()} {values[self.hour].strip()}"
+        try:
+            created_at = parse_time(raw_time, spec.time_format)
+        except (ValueError, OverflowError, OSError):
+            raise RowRejected(
+                "bad-timestamp", f"{spec.time_col} {raw_time!r} does not match {spec.time_format!r}"
+            ) from None
+        raw_id = values[self.tweet_id].strip() if self.tweet_id is not None else ""
+        tweet_id = _row_id(raw_id, spec, user, created_at, text)
+        flag = False
+        if self.flag is not None:
+            raw_flag = values[self.flag].strip().lower()
+            if raw_flag not in FLAG_VALUES:
+                raise RowRejected("bad-flag", f"{spec.retweet_col} {values[self.flag]!r} is not true/false")
+            flag = FLAG_VALUES[raw_flag]
+        lang = values[self.lang].strip() if self.lang is not None else ""
+        return {
+            "id": tweet_id,
+            "user": user,
+            "text": text,
+            "created_at": created_at,
+            "lang": lang or None,
+            "is_retweet": flag or text.startswith("RT @"),
+            "retweet_count": _count(values[self.retweets], "retweets") if self.retweets is not None else None,
+            "favorite_count": _count(values[self.favorites], "favorites") if self.favorites is not None else None,
+        }
+
+
+def row_to_tweet(row: Mapping[str, str], spec: ColumnSpec) -> dict[str, Any]:
+    """One CSV row (column -> value) as a Tweet record, or RowRejected saying why not."""
+    for column, raw in row.items():
+        if raw and _SURROGATES.search(raw):  # rows from anywhere: always checked
+            raise RowRejected("bad-encoding", f"{column} has bytes that are not {spec.encoding}; pass --encoding")
+    return RowReader(spec, list(row)).tweet(list(row.values()))
+
+
+def _row_id(raw: str, spec: ColumnSpec, user: str, created_at: dt.datetime, text: str) -> int:
+    if spec.id_from_url and raw:
+        found = _STATUS_ID.search(raw)
+        raw = found.group(1) if found else ""
+    if not raw:
+        return derived_id(user, int(created_at.timestamp() * 1000), text)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RowRejected("bad-id", f"{spec.id_col} {raw!r} is not a tweet id") from None
+    if not 0 < value < 2**63:
+        raise RowRejected("bad-id", f"{spec.id_col} {raw!r} is out of range")
+    return value
