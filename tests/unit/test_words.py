@@ -1,0 +1,91 @@
+"""THE word rule (SPEC §3) on tricky tweets, with the expected words written out by hand.
+
+Needs Spark (the rule is Spark column expressions) but no Kafka or Cassandra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from trendoff.words import spark_ml_english_stop_words, stop_words, tweet_word_counts, user_key, words_column
+
+
+@pytest.fixture(scope="module")
+def local_spark() -> Iterator[SparkSession]:
+    """A plain local session; an already running one (the integration suite's) is reused, not stopped."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    session = (SparkSession.builder.master("local[1]").appName("words-unit")
+               .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.driver.host", "127.0.0.1").getOrCreate())
+    yield session
+    session.stop()
+
+
+CASES = [
+    # (text, is_retweet, expected words)
+    ("Michelle &amp; I are praying for the victims in Las Vegas. Our thoughts are with their families &amp; "
+     "everyone enduring another senseless tragedy.", False,
+     ["michelle", "praying", "victims", "las", "vegas", "thoughts", "families", "everyone", "enduring",
+      "another", "senseless", "tragedy"]),
+    ("Two dozen NFL players continue to kneel during the National Anthem, showing total disrespect to our "
+     "Flag &amp; Country.  No leadership in NFL!", False,
+     ["two", "dozen", "nfl", "players", "continue", "kneel", "national", "anthem", "showing", "total",
+      "disrespect", "flag", "country", "leadership", "nfl"]),
+    ("Read it: https://t.co/AggCebzpKB and www.example.com/x?y=1 or HTTP://SHOUT.COM now", False,
+     ["read"]),
+    ("@hadleywickham thanks!! cc @r_ladies_global ...great guide", False, ["thanks", "cc", "great", "guide"]),
+    ("#MAGA #maga maga #2020 #a #the #Election2016", False, ["#maga", "#maga", "maga", "#election2016"]),
+    ("Y\u2019all ain't ready 'quoted' o'clock rock'n'roll", False, ["y'all", "ain't", "ready", "quoted", "o'clock",
+                                                          "rock'n'roll"]),
+    ("don't won\u2019t can't", False, []),
+    ("I ❤️ New York 🗽🍎 so much😀yes", False, ["new", "york", "much", "yes"]),
+    ("Москва и 東京 المدينة नमस्ते दुनिया", False, ["москва", "東京", "المدينة", "नमस्ते", "दुनिया"]),
+    ("2016 was year 1 of 100 for team_42 and A1 x", False, ["year", "team_42", "a1"]),
+    ("&lt;b&gt; bold &quot;quote&quot; &#39;single&#39; &amp;lt;", False, ["bold", "quote", "single", "lt"]),
+    ("RT @CNN: Breaking news tonight", True, []),
+    ("RT via amp RT", False, []),
+    ("snake_case_word __ _x_ # #", False, ["snake_case_word", "__", "_x_"]),
+]
+
+
+def test_each_tricky_tweet_gives_the_words_written_by_hand(local_spark: SparkSession) -> None:
+    rows = [(n, text, retweet) for n, (text, retweet, _) in enumerate(CASES)]
+    frame = local_spark.createDataFrame(rows, "n int, text string, rt boolean")
+    selected = frame.select("n", words_column(F.col("text"), F.col("rt")).alias("words"))
+    got = {row.n: row.words for row in selected.collect()}
+    for n, (text, _, expected) in enumerate(CASES):
+        assert got[n] == expected, f"{text!r}"
+
+
+def test_retweets_count_only_when_asked(local_spark: SparkSession) -> None:
+    frame = local_spark.createDataFrame([("RT @CNN: Breaking news tonight", True)], "text string, rt boolean")
+    words = frame.select(words_column(F.col("text"), F.col("rt"), count_retweets=True).alias("w")).first().w
+    assert words == ["breaking", "news", "tonight"]
+
+
+def test_null_text_gives_no_words(local_spark: SparkSession) -> None:
+    frame = local_spark.createDataFrame([(None, None)], "text string, rt boolean")
+    assert frame.select(words_column(F.col("text"), F.col("rt")).alias("w")).first().w == []
+
+
+def test_word_counts_per_tweet_keep_repeats(local_spark: SparkSession) -> None:
+    frame = local_spark.createDataFrame(
+        [(1, "Ann", "vote vote VOTE today", False), (2, "@ann", "vote later", False)],
+        "id long, user string, text string, is_retweet boolean",
+    ).withColumn("user", user_key(F.col("user")))
+    counts = {(r.id, r.user, r.word): r["count"] for r in tweet_word_counts(frame, keep=["id", "user"]).collect()}
+    assert counts == {(1, "ann", "vote"): 3, (1, "ann", "today"): 1, (2, "ann", "vote"): 1, (2, "ann", "later"): 1}
+
+
+def test_stop_words_are_spark_mls_list_plus_three() -> None:
+    assert len(spark_ml_english_stop_words()) == 181
+    assert stop_words() == frozenset(spark_ml_english_stop_words()) | {"rt", "via", "amp"}
