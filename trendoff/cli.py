@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("trendoff.stack_cmd", "start, stop or check the local Kafka broker and Cassandra node"),
     # Layer commands: each helper adds its own line below.
     "produce": ("trendoff.producer.main", "publish tweets from a CSV, JSON lines, the X API or a generator to Kafka"),
+    "ingest": ("trendoff.ingest.job", "land every tweet from Kafka in the master table (streaming)"),
+    "speed": ("trendoff.speed.job", "count words per user and arrival minute from Kafka (streaming)"),
 }
 
 

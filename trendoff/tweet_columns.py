@@ -51,6 +51,8 @@ class ColumnSpec:
     # The id is the last part of a status URL in this column (the 538 files have no id column).
     id_from_url: bool = False
     encoding: str = "utf-8"
+    # Text fixes for an export's known mojibake: (broken sequence, what it stood for).
+    repairs: tuple[tuple[str, str], ...] = ()
 
     def columns(self) -> list[str]:
         named = [self.id_col, self.user_col, self.text_col, self.time_col, self.hour_col, self.lang_col,
@@ -82,6 +84,10 @@ PRESETS: dict[str, ColumnSpec] = {
         retweets_col="retweets",
         favorites_col="favorites",
         encoding="mac_roman",
+        # The files hold UTF-8 punctuation that was mis-decoded once upstream; without these the
+        # letters Û/Ó would glue onto the next word ("‰ÛÏPresident").
+        repairs=(("\u2030\u00db\u00d3", "\u2014"), ("\u2030\u00db\u00cf", "\u201c"), ("\u2030\u00db\u00f9", "\u201d"),
+                 ("\u2030\u00db_", "\u2026"), ("\u2030\u00db\u00aa", "\u2019"), ("\u2030\u00db\u00d2", "\u2013")),
     ),
 }
 FORMATS = ("auto", *PRESETS, "columns")
@@ -323,6 +329,8 @@ class RowReader:
         if not user:
             raise RowRejected("missing-user", f"{spec.user_col} is empty")
         text = values[self.text]
+        for broken, meant in spec.repairs:
+            text = text.replace(broken, meant)
         if not text or text.isspace():
             raise RowRejected("empty-text", f"{spec.text_col} is empty")
         if len(text) > MAX_TEXT_CHARS:

@@ -2,7 +2,8 @@
 
 A tweet's words, in order:
 1. retweets contribute none (unless ``count_retweets``);
-2. HTML entities &amp; &lt; &gt; &quot; &#39; are decoded once, the curly apostrophe (U+2019) becomes ', the text is lower-cased;
+2. HTML entities &amp; &lt; &gt; &quot; &#39; are decoded once, the curly apostrophe (U+2019)
+   becomes ', the text is lower-cased;
 3. URLs (http://, https://, www.) and @mentions are removed;
 4. a word is a maximal run of Unicode letters (with their combining marks), digits and _, inner
    apostrophes kept (don't), a leading # kept (#maga and maga differ); anything else (punctuation,

@@ -1,0 +1,9 @@
+"""`python -m trendoff.ingest` / spark-submit entry point: same as `trendoff ingest`."""
+
+import sys
+
+from trendoff.ingest.job import main
+
+from trendoff.cli import run_main
+
+sys.exit(run_main(main, sys.argv[1:]))

@@ -1,0 +1,99 @@
+"""Ingest: land every tweet from Kafka in the Cassandra master table `tweets`, keeping its first arrival.
+
+Run:  trendoff ingest [--until-idle]      or      spark-submit ... -m trendoff.ingest (see README)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from trendoff import streaming
+from trendoff.cassandra_io import apply_schema, connect
+from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.spark import spark_session
+
+log = logging.getLogger(__name__)
+JOB = "ingest"
+
+
+def land_tweets(spark: SparkSession, settings: Settings, tweets: DataFrame) -> int:
+    """Upsert the micro-batch's tweets into `tweets` by id, keeping each id's first arrival.
+
+    Idempotent: a replayed micro-batch computes the same first arrivals and writes the same values,
+    and an id seen before keeps the arrival it already has when that one is earlier.
+    """
+    firsts = streaming.first_arrivals(tweets)
+    existing = streaming.read_table(spark, settings, "tweets", direct_join=True).select(
+        "id",
+        F.col("arrived_at").alias("old_arrived_at"),
+        F.col("kafka_partition").alias("old_partition"),
+        F.col("kafka_offset").alias("old_offset"),
+    )
+    joined = firsts.join(existing, "id", "left")
+    keep_old = F.col("old_arrived_at").isNotNull() & streaming.earlier(
+        [F.col("old_arrived_at"), F.col("old_partition"), F.col("old_offset")],
+        [F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset")],
+    )
+    rows = joined.select(
+        *streaming.TWEET_FIELDS,
+        F.when(keep_old, F.col("old_partition")).otherwise(F.col("kafka_partition")).alias("kafka_partition"),
+        F.when(keep_old, F.col("old_offset")).otherwise(F.col("kafka_offset")).alias("kafka_offset"),
+        F.when(keep_old, F.col("old_arrived_at")).otherwise(F.col("arrived_at")).alias("arrived_at"),
+    )
+    rows = rows.persist()
+    try:
+        count = rows.count()
+        if count:
+            streaming.write_table(rows, settings, "tweets")
+        return count
+    finally:
+        rows.unpersist()
+
+
+def build_query(spark: SparkSession, settings: Settings, options: streaming.StreamOptions) -> StreamingQuery:
+    recorder = streaming.ProgressRecorder(settings, JOB)
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        batch = batch.persist()
+        try:
+            received = batch.count()
+            if not received:
+                return
+            tweets, dead = streaming.decode(batch)
+            dead_count = streaming.write_dead_letters(dead, settings, JOB)
+            landed = land_tweets(spark, settings, tweets)
+            positions = recorder.record(batch)
+            streaming.log_batch(JOB, batch_id, started, messages=received, tweets_landed=landed,
+                                dead_letters=dead_count, lag=recorder.lag(positions))
+        finally:
+            batch.unpersist()
+
+    stream = streaming.kafka_stream(spark, settings, JOB, options)
+    checkpoint = streaming.checkpoint_dir(settings, JOB, options)
+    return streaming.start_query(stream, handle, checkpoint, options, f"{JOB}-{settings.topic}")
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="trendoff ingest", description=__doc__.splitlines()[0])
+    add_connection_options(parser)
+    streaming.add_stream_options(parser)
+    args = parser.parse_args(argv)
+    settings = settings_from_args(args)
+    options = streaming.options_from_args(args)
+    log.info("ingest: %s", settings.describe())
+    session = connect(settings)
+    try:
+        apply_schema(session, settings.keyspace, settings.replication)
+    finally:
+        session.cluster.shutdown()
+    spark = spark_session(settings, "trendoff-ingest")
+    streaming.run_query(build_query(spark, settings, options), options)
+    return 0

@@ -1,0 +1,9 @@
+"""`python -m trendoff.speed` / spark-submit entry point: same as `trendoff speed`."""
+
+import sys
+
+from trendoff.speed.job import main
+
+from trendoff.cli import run_main
+
+sys.exit(run_main(main, sys.argv[1:]))

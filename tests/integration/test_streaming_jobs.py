@@ -1,0 +1,140 @@
+"""ingest and speed against the real broker, Cassandra and Spark: exact counts, replays, restarts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from trendoff.ingest.job import build_query as ingest_query
+from trendoff.speed.job import build_query as speed_query
+
+from trendoff import avro_codec
+from trendoff.config import Settings
+from trendoff.streaming import StreamOptions, run_query
+from trendoff.words import tweet_word_counts, user_key
+
+TEXTS = [
+    "Climate change is real &amp; we must act on climate now https://t.co/x",
+    "Great rally tonight in Ohio! Thank you Ohio! #MAGA",
+    "RT @someone: this retweet must not be counted at all",
+    "Health care for every family, every child. #ActOnClimate",
+    "Jobs jobs jobs. America is working again @WhiteHouse",
+    "Don\u2019t forget to vote: every vote counts, vote early",
+]
+
+
+def make_tweets(count: int, users: list[str], seed: int, first_id: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    tweets = []
+    for n in range(count):
+        created = dt.datetime(2014, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randint(0, 5_000_000))
+        text = rng.choice(TEXTS)
+        tweets.append({"id": first_id + n, "user": rng.choice(users), "text": text, "created_at": created,
+                       "lang": "en", "is_retweet": text.startswith("RT @"), "retweet_count": n,
+                       "favorite_count": None})
+    rng.shuffle(tweets)  # event times in random order, years apart
+    return tweets
+
+
+def produce(settings: Settings, tweets: list[dict[str, Any]], poison: list[bytes] = ()) -> None:
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
+    for tweet in tweets:
+        producer.produce(settings.topic, key=tweet["user"].encode(), value=avro_codec.encode(tweet))
+    for value in poison:
+        producer.produce(settings.topic, key=b"poison", value=value)
+    assert producer.flush(30) == 0
+
+
+def run(job: str, spark: SparkSession, settings: Settings, checkpoints: Path) -> None:
+    options = StreamOptions(until_idle=True, checkpoint=checkpoints / job, timeout_seconds=300)
+    build = ingest_query if job == "ingest" else speed_query
+    run_query(build(spark, settings, options), options)
+
+
+def table(spark: SparkSession, settings: Settings, name: str) -> Any:
+    return spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=settings.keyspace, table=name).load()
+
+
+def speed_totals(spark: SparkSession, settings: Settings) -> Counter[tuple[str, str]]:
+    rows = table(spark, settings, "speed_words").groupBy("user", "word").agg(F.sum("count").alias("n")).collect()
+    return Counter({(r.user, r.word): r.n for r in rows})
+
+
+def expected_totals(spark: SparkSession, tweets: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    """The word rule applied to the raw input, each id once."""
+    unique = list({t["id"]: t for t in tweets}.values())
+    frame = spark.createDataFrame([(t["id"], t["user"], t["text"], t["is_retweet"]) for t in unique],
+                                  "id long, user string, text string, is_retweet boolean")
+    counts = tweet_word_counts(frame.withColumn("user", user_key(F.col("user"))), keep=["id", "user"])
+    rows = counts.groupBy("user", "word").agg(F.sum("count").alias("n")).collect()
+    return Counter({(r.user, r.word): r.n for r in rows})
+
+
+def test_jobs_land_and_count_every_tweet_once_through_replays_restarts_and_poison(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    first = make_tweets(120, ["BarackObama", "realDonaldTrump", "cnnbrk"], seed=1, first_id=1000)
+    produce(settings, first, poison=[b"\x00\x01not avro at all", b""])
+    run("ingest", spark, settings, tmp_path)
+
+    master = {r.id: r for r in table(spark, settings, "tweets").collect()}
+    assert set(master) == {t["id"] for t in first}
+    for tweet in first:
+        row = master[tweet["id"]]
+        assert (row.user, row.text, row.created_at.replace(tzinfo=dt.UTC), row.is_retweet, row.retweet_count) == (
+            tweet["user"], tweet["text"], tweet["created_at"], tweet["is_retweet"], tweet["retweet_count"])
+        assert row.arrived_at is not None and row.kafka_offset is not None
+    dead = table(spark, settings, "dead_letters").where(F.col("job") == "ingest").collect()
+    assert len(dead) == 2 and all(d.reason for d in dead)
+    assert table(spark, settings, "speed_words").count() == 0, "speed is its own consumer group: not run yet"
+
+    run("speed", spark, settings, tmp_path)
+    assert speed_totals(spark, settings) == expected_totals(spark, first)
+    assert speed_totals(spark, settings)[("barackobama", "climate")] % 2 == 0, "'climate' twice per tweet"
+    assert not [k for k in speed_totals(spark, settings) if k[1] in ("retweet", "counted")], "retweets count no words"
+
+    # A backlog produced while the jobs are stopped is counted when they restart (nothing dropped as late),
+    # and a replay of the first tweets adds nothing anywhere.
+    second = make_tweets(60, ["BarackObama", "newsroom"], seed=2, first_id=5000)
+    produce(settings, second + first)
+    run("speed", spark, settings, tmp_path)
+    run("ingest", spark, settings, tmp_path)
+    assert speed_totals(spark, settings) == expected_totals(spark, first + second)
+    after = {r.id: r for r in table(spark, settings, "tweets").collect()}
+    assert len(after) == len(first) + len(second)
+    assert all(after[i].kafka_offset == master[i].kafka_offset for i in master), "first arrival kept on replay"
+
+    # Running again with nothing new changes nothing (the checkpoints hold the offsets).
+    run("speed", spark, settings, tmp_path)
+    assert speed_totals(spark, settings) == expected_totals(spark, first + second)
+    progress = {r.kafka_partition: r.next_offset for r in table(spark, settings, "speed_progress").collect()}
+    assert sum(progress.values()) == len(first) * 2 + len(second) + 2
+
+
+def test_speed_skips_tweets_the_published_batch_already_counts(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path, cassandra_session: Any
+) -> None:
+    settings = pipeline_settings
+    tweets = make_tweets(30, ["alice", "bob"], seed=3, first_id=100)
+    produce(settings, tweets)
+    run("ingest", spark, settings, tmp_path)
+    # A batch view published with a cutoff after these arrivals counts them all...
+    cassandra_session.execute(
+        "INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) VALUES ('words', 1, %s, %s)",
+        (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1), dt.datetime.now(dt.UTC)),
+    )
+    # ...and a csv-loaded tweet (history) is in it whatever its arrival.
+    cassandra_session.execute("INSERT INTO tweets (id, user, text, csv_loaded) VALUES (9999, 'carol', 'x', true)")
+    late = {"id": 9999, "user": "carol", "text": "history tweet arriving again later", "is_retweet": False,
+            "created_at": dt.datetime(2015, 5, 5, tzinfo=dt.UTC), "lang": None, "retweet_count": None,
+            "favorite_count": None}
+    produce(settings, [late])
+    run("speed", spark, settings, tmp_path)
+    assert speed_totals(spark, settings) == Counter()

@@ -1,0 +1,243 @@
+"""What the two streaming jobs (ingest, speed) share: the Kafka source, Avro decoding with dead
+letters, first-arrival dedup, Cassandra reads/writes, progress records and the bounded runner."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.avro.functions import from_avro
+from pyspark.sql.streaming import StreamingQuery
+
+from trendoff import avro_codec, cassandra_io, progress
+from trendoff.config import Settings
+from trendoff.errors import TrendoffError
+
+log = logging.getLogger(__name__)
+
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+TWEET_FIELDS = avro_codec.field_names()
+ARRIVAL_COLUMNS = ["kafka_partition", "kafka_offset", "arrived_at"]
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a streaming job runs (the flags every streaming job takes)."""
+
+    trigger_seconds: float = 2.0
+    until_idle: bool = False
+    max_offsets_per_trigger: int | None = None
+    checkpoint: Path | None = None
+    reset: bool = False
+    timeout_seconds: float = 1800.0
+
+
+def add_stream_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("streaming")
+    group.add_argument("--trigger-seconds", type=float, default=2.0, help="micro-batch interval (default 2)")
+    group.add_argument("--until-idle", action="store_true",
+                       help="process everything on the topic now, then stop (demos, tests, benchmarks)")
+    group.add_argument("--max-offsets-per-trigger", type=int, help="cap on messages per micro-batch")
+    group.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: under the data folder)")
+    group.add_argument("--reset", action="store_true", help="delete this job's checkpoint first (re-reads the topic)")
+    group.add_argument("--timeout-seconds", type=float, default=1800.0,
+                       help="with --until-idle: give up after this long (default 1800)")
+
+
+def options_from_args(args: argparse.Namespace) -> StreamOptions:
+    if args.trigger_seconds <= 0:
+        raise TrendoffError("bad-option", "--trigger-seconds must be greater than 0")
+    if args.max_offsets_per_trigger is not None and args.max_offsets_per_trigger <= 0:
+        raise TrendoffError("bad-option", "--max-offsets-per-trigger must be greater than 0")
+    return StreamOptions(
+        trigger_seconds=args.trigger_seconds,
+        until_idle=args.until_idle,
+        max_offsets_per_trigger=args.max_offsets_per_trigger,
+        checkpoint=args.checkpoint,
+        reset=args.reset,
+        timeout_seconds=args.timeout_seconds,
+    )
+
+
+def checkpoint_dir(settings: Settings, job: str, options: StreamOptions) -> Path:
+    folder = options.checkpoint or settings.checkpoint_root / f"{job}-{settings.keyspace}-{settings.topic}"
+    if options.reset and folder.exists():
+        log.warning("deleting the %s checkpoint %s: the topic is read again from the start", job, folder)
+        shutil.rmtree(folder)
+    return folder
+
+
+def kafka_stream(spark: SparkSession, settings: Settings, job: str, options: StreamOptions) -> DataFrame:
+    """The topic as a stream, read by the job's own consumer group (its offsets live in the checkpoint)."""
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.bootstrap_servers)
+        .option("subscribe", settings.topic)
+        .option("startingOffsets", "earliest")
+        .option("groupIdPrefix", f"trendoff-{job}")
+        .option("includeHeaders", "false")
+    )
+    if options.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
+    return reader.load()
+
+
+def decode(batch: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(tweets with their arrival columns, undecodable messages with a reason) of one micro-batch."""
+    decoded = batch.select(
+        from_avro(F.col("value"), avro_codec.schema_json(), {"mode": "PERMISSIVE"}).alias("tweet"),
+        F.col("key"),
+        F.col("value"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("arrived_at"),
+    )
+    tweet = F.col("tweet")
+    reason = (
+        F.when(F.col("value").isNull(), F.lit("empty message"))
+        .when(tweet.isNull(), F.lit("not an Avro Tweet (schemas/tweet.avsc)"))
+        .when(tweet["id"].isNull() | (tweet["id"] <= 0), F.lit("tweet id missing or not positive"))
+        .when(F.coalesce(F.length(F.trim(tweet["user"])), F.lit(0)) == 0, F.lit("user missing"))
+        .when(tweet["created_at"].isNull(), F.lit("created_at missing"))
+    )
+    checked = decoded.withColumn("reason", reason)
+    good = checked.where(F.col("reason").isNull()).select("tweet.*", *ARRIVAL_COLUMNS)
+    dead = checked.where(F.col("reason").isNotNull()).select(
+        F.col("kafka_partition"), F.col("kafka_offset"), F.col("reason"),
+        F.col("key").alias("message_key"), F.col("value").alias("message_value"),
+    )
+    return good, dead
+
+
+def earlier(a: list[Column], b: list[Column]) -> Column:
+    """a < b in lexicographic order (for (arrived_at, partition, offset) tuples)."""
+    result = a[-1] < b[-1]
+    for left, right in zip(reversed(a[:-1]), reversed(b[:-1]), strict=True):
+        result = (left < right) | ((left == right) & result)
+    return result
+
+
+def first_arrivals(tweets: DataFrame) -> DataFrame:
+    """One row per tweet id: its earliest arrival in this micro-batch (a replay sends ids again)."""
+    ordered = F.struct(F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset"), F.struct("*").alias("t"))
+    return tweets.groupBy("id").agg(F.min(ordered).alias("first")).select("first.t.*")
+
+
+def read_table(spark: SparkSession, settings: Settings, table: str, *, direct_join: bool = False) -> DataFrame:
+    reader = spark.read.format(CASSANDRA_FORMAT).options(keyspace=settings.keyspace, table=table)
+    if direct_join:
+        # Joining a micro-batch on the table's key: fetch just those keys instead of scanning the table.
+        reader = reader.option("directJoinSetting", "on")
+    return reader.load()
+
+
+def write_table(frame: DataFrame, settings: Settings, table: str) -> None:
+    frame.write.format(CASSANDRA_FORMAT).options(keyspace=settings.keyspace, table=table).mode("append").save()
+
+
+def write_dead_letters(dead: DataFrame, settings: Settings, job: str) -> int:
+    """Store undecodable messages with where they were and why; they never stop the stream."""
+    rows = dead.withColumn("job", F.lit(job)).withColumn("topic", F.lit(settings.topic)).withColumn(
+        "recorded_at", F.current_timestamp()
+    ).persist()
+    try:
+        count = rows.count()
+        if count:
+            write_table(rows, settings, "dead_letters")
+            for row in rows.select("kafka_partition", "kafka_offset", "reason").limit(3).collect():
+                log.warning("%s: dead-lettered partition %d offset %d: %s", job, row.kafka_partition,
+                            row.kafka_offset, row.reason)
+        return count
+    finally:
+        rows.unpersist()
+
+
+class ProgressRecorder:
+    """Writes a job's next offset per partition after a micro-batch's effects are in Cassandra."""
+
+    def __init__(self, settings: Settings, job: str) -> None:
+        self.settings = settings
+        self.job = job
+        self.table = progress.PROGRESS_TABLES[job]
+        self._session = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            self._session = cassandra_io.connect(self.settings, keyspace=self.settings.keyspace)
+        return self._session
+
+    def record(self, batch: DataFrame) -> dict[int, int]:
+        """Next offsets seen in ``batch``; written only forward (a replayed batch never moves them back)."""
+        seen = {row.partition: row.next for row in
+                batch.groupBy("partition").agg((F.max("offset") + 1).alias("next")).collect()}
+        current = progress.job_positions(self.session, self.settings.keyspace, self.job, self.settings.topic)
+        now = dt.datetime.now(dt.UTC)
+        statement = self.session.prepare(
+            f"INSERT INTO {self.table} (topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?)"
+        )
+        for partition, next_offset in seen.items():
+            if next_offset > current.get(partition, -1):
+                self.session.execute(statement, (self.settings.topic, partition, next_offset, now))
+                current[partition] = next_offset
+        return current
+
+    def lag(self, positions: dict[int, int]) -> int:
+        ends = progress.end_offsets(self.settings.bootstrap_servers, self.settings.topic)
+        return sum(max(0, end - positions.get(p, 0)) for p, end in ends.items())
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.cluster.shutdown()
+            self._session = None
+
+
+def start_query(
+    stream: DataFrame,
+    handle_batch: Callable[[DataFrame, int], None],
+    checkpoint: Path,
+    options: StreamOptions,
+    name: str,
+) -> StreamingQuery:
+    writer = stream.writeStream.queryName(name).foreachBatch(handle_batch).option("checkpointLocation", str(checkpoint))
+    if options.until_idle:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
+    return writer.start()
+
+
+def run_query(query: StreamingQuery, options: StreamOptions) -> None:
+    """Wait for the query: until it has drained the topic (--until-idle, with a deadline) or until stopped.
+
+    Always stops the query, and re-raises its failure as the job's own.
+    """
+    try:
+        if options.until_idle:
+            finished = query.awaitTermination(options.timeout_seconds)
+            if not finished:
+                raise TrendoffError(
+                    "stream-timeout", f"{query.name} had not caught up after {options.timeout_seconds:.0f} s"
+                )
+        else:
+            while query.isActive:
+                query.awaitTermination(5)
+    finally:
+        if query.isActive:
+            query.stop()
+    failure = query.exception()
+    if failure is not None:
+        raise RuntimeError(f"{query.name} failed: {failure}")
+
+
+def log_batch(job: str, batch_id: int, started: float, **figures: int) -> None:
+    details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
+    log.info("%s batch %d: %s in %.1f s", job, batch_id, details, time.monotonic() - started)
