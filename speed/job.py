@@ -23,7 +23,8 @@ from trendoff import streaming
 from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.spark import spark_session
-from trendoff.words import tweet_word_counts, user_key
+from trendoff.view_keys import user_key_column as user_key
+from trendoff.words import tweet_word_counts
 
 log = logging.getLogger(__name__)
 JOB = "speed"
@@ -31,7 +32,9 @@ JOB = "speed"
 
 def published_cutoff(recorder: streaming.ProgressRecorder) -> dt.datetime | None:
     """The arrival cutoff T of the published batch view (None before the first batch)."""
-    row = recorder.session.execute("SELECT arrival_cutoff FROM batch_published WHERE view_name = 'words'").one()
+    row = recorder.session.execute(
+        f"SELECT arrival_cutoff FROM {recorder.settings.keyspace}.batch_published WHERE view_name = 'words'"
+    ).one()
     return row.arrival_cutoff if row else None
 
 

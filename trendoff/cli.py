@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "produce": ("trendoff.producer.main", "publish tweets from a CSV, JSON lines, the X API or a generator to Kafka"),
     "ingest": ("trendoff.ingest.job", "land every tweet from Kafka in the master table (streaming)"),
     "speed": ("trendoff.speed.job", "count words per user and arrival minute from Kafka (streaming)"),
+    "batch": ("trendoff.batch.job", "recount the master table into a new batch view version (once or --every 15m)"),
+    "compare": ("trendoff.compare_cmd", "the top words two users both use, with each user's count"),
+    "plot": ("trendoff.plotting.main", "draw the grouped bar chart of a `compare --out` file"),
 }
 
 

@@ -4,6 +4,7 @@ letters, first-arrival dedup, Cassandra reads/writes, progress records and the b
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import logging
 import shutil
@@ -172,7 +173,9 @@ class ProgressRecorder:
     @property
     def session(self):
         if self._session is None:
-            self._session = cassandra_io.connect(self.settings, keyspace=self.settings.keyspace)
+            self._session = cassandra_io.connect(self.settings)
+            # The query outlives build_query: close the driver's threads before the interpreter stops.
+            atexit.register(self.close)
         return self._session
 
     def record(self, batch: DataFrame) -> dict[int, int]:
@@ -182,7 +185,8 @@ class ProgressRecorder:
         current = progress.job_positions(self.session, self.settings.keyspace, self.job, self.settings.topic)
         now = dt.datetime.now(dt.UTC)
         statement = self.session.prepare(
-            f"INSERT INTO {self.table} (topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?)"
+            f"INSERT INTO {self.settings.keyspace}.{self.table} (topic, kafka_partition, next_offset, updated_at) "
+            "VALUES (?, ?, ?, ?)"
         )
         for partition, next_offset in seen.items():
             if next_offset > current.get(partition, -1):

@@ -98,8 +98,3 @@ def tweet_word_counts(
         *keep, F.explode(words_column(F.col(text), F.col(is_retweet), count_retweets=count_retweets)).alias("word")
     )
     return exploded.groupBy(*keep, "word").agg(F.count(F.lit(1)).cast("int").alias("count"))
-
-
-def user_key(user: Column) -> Column:
-    """How views key a user: users are matched case-insensitively, without a leading @."""
-    return F.lower(F.regexp_replace(user, "^@+", ""))

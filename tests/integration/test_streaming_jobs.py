@@ -17,7 +17,8 @@ from trendoff.speed.job import build_query as speed_query
 from trendoff import avro_codec
 from trendoff.config import Settings
 from trendoff.streaming import StreamOptions, run_query
-from trendoff.words import tweet_word_counts, user_key
+from trendoff.view_keys import user_key_column as user_key
+from trendoff.words import tweet_word_counts
 
 TEXTS = [
     "Climate change is real &amp; we must act on climate now https://t.co/x",

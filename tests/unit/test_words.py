@@ -12,7 +12,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.words import spark_ml_english_stop_words, stop_words, tweet_word_counts, user_key, words_column
+from trendoff.view_keys import user_key_column as user_key
+from trendoff.words import spark_ml_english_stop_words, stop_words, tweet_word_counts, words_column
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,60 @@
+"""A comparison of two users from the views: the published batch version plus newer speed minutes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from trendoff.serving.compare import DEFAULT_TOP, MutualWord, rank_mutual
+from trendoff.serving.views import Published, ViewReader
+
+from trendoff.cassandra_io import connect
+from trendoff.config import Settings
+from trendoff.view_keys import user_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    users: tuple[str, str]
+    published: Published
+    top: list[MutualWord]
+
+    def as_json(self) -> dict[str, Any]:
+        as_of = self.published.cutoff.isoformat() if self.published.cutoff else None
+        return {"users": list(self.users), "as_of": as_of,
+                "top": [{"word": m.word, "counts": [m.count_a, m.count_b]} for m in self.top]}
+
+    def as_arrays(self) -> dict[str, Any]:
+        """The --out file: the three arrays the chart is drawn from, with the users they belong to."""
+        return {"users": list(self.users), "as_of": self.as_json()["as_of"], "words": [m.word for m in self.top],
+                "counts_a": [m.count_a for m in self.top], "counts_b": [m.count_b for m in self.top]}
+
+    def table(self) -> str:
+        a, b = self.users
+        width = max([len("word"), *(len(m.word) for m in self.top)])
+        lines = [f"{'word':<{width}}  {a:>12}  {b:>12}", f"{'-' * width}  {'-' * 12}  {'-' * 12}"]
+        lines += [f"{m.word:<{width}}  {m.count_a:>12,}  {m.count_b:>12,}" for m in self.top]
+        if not self.top:
+            lines.append("(no word is used by both)")
+        cutoff = self.published.cutoff
+        lines.append(f"batch cutoff T: {cutoff.isoformat() if cutoff else 'no batch yet (speed view only)'}")
+        return "\n".join(lines)
+
+
+def compare(reader: ViewReader, user_a: str, user_b: str, top: int = DEFAULT_TOP) -> Comparison:
+    """One consistent comparison: the published version is read once and used for both users."""
+    published = reader.published()
+    counts_a = reader.user_counts(user_a, published)
+    counts_b = counts_a if user_key(user_a) == user_key(user_b) else reader.user_counts(user_b, published)
+    return Comparison((user_key(user_a), user_key(user_b)), published, rank_mutual(counts_a, counts_b, top))
+
+
+def run_compare(settings: Settings, user_a: str, user_b: str, top: int) -> Comparison:
+    session = connect(settings)
+    try:
+        return compare(ViewReader(session, settings.keyspace), user_a, user_b, top)
+    finally:
+        session.cluster.shutdown()

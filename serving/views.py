@@ -1,0 +1,69 @@
+"""Reads of the views for serving, straight from Cassandra with prepared statements (no Spark)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from cassandra.cluster import Session
+from trendoff.serving.compare import merge_counts
+
+from trendoff.errors import TrendoffError
+from trendoff.view_keys import batch_bucket, user_key
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The batch version serving answers from and its arrival cutoff T (None: no batch yet)."""
+
+    version: int | None
+    cutoff: dt.datetime | None
+
+
+class ViewReader:
+    """Prepared once per process; each comparison reads the published row once and sticks to it."""
+
+    def __init__(self, session: Session, keyspace: str) -> None:
+        self.session = session
+        self._published = session.prepare(
+            f"SELECT version, arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = 'words'"
+        )
+        self._batch = session.prepare(
+            f"SELECT word_counts, tweets_counted FROM {keyspace}.batch_words "
+            "WHERE version = ? AND bucket = ? AND user = ?"
+        )
+        self._speed = session.prepare(
+            f"SELECT word, count FROM {keyspace}.speed_words WHERE user = ? AND arrival_minute >= ?"
+        )
+
+    def published(self) -> Published:
+        row = self.session.execute(self._published).one()
+        if row is None:
+            return Published(None, None)
+        cutoff = row.arrival_cutoff.replace(tzinfo=dt.UTC) if row.arrival_cutoff else None
+        return Published(row.version, cutoff)
+
+    def user_counts(self, handle: str, published: Published) -> Counter[str]:
+        """The user's merged word counts; TrendoffError when the views know no tweet of theirs."""
+        key = user_key(handle)
+        if not key:
+            raise TrendoffError("bad-user", f"{handle!r} is not a user handle")
+        batch_counts: dict[str, int] = {}
+        known = False
+        if published.version is not None:
+            row = self.session.execute(self._batch, (published.version, batch_bucket(key), key)).one()
+            if row is not None:
+                known = True
+                batch_counts = json.loads(row.word_counts)
+        since = published.cutoff or _EPOCH
+        speed_rows = [(r.word, r.count) for r in self.session.execute(self._speed, (key, since))]
+        if not known and not speed_rows:
+            as_of = f" (batch cutoff {published.cutoff.isoformat()})" if published.cutoff else ""
+            raise TrendoffError(
+                "unknown-user", f"no tweets of @{key} are in the views{as_of}: check the handle, or produce them"
+            )
+        return merge_counts(batch_counts, speed_rows)

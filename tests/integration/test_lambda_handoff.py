@@ -1,0 +1,192 @@
+"""The lambda hand-off (SPEC §4): compare counts every tweet exactly once, whenever batch runs.
+
+Real Kafka, Cassandra and Spark: ingest, speed, batch and serving as users run them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from trendoff.batch.job import run_batch
+from trendoff.ingest.job import build_query as ingest_query
+from trendoff.serving.compare import rank_mutual
+from trendoff.serving.query import compare, run_compare
+from trendoff.serving.views import ViewReader
+from trendoff.speed.job import build_query as speed_query
+
+from trendoff import avro_codec
+from trendoff.cli import run_main
+from trendoff.compare_cmd import main as compare_main
+from trendoff.config import Settings
+from trendoff.streaming import StreamOptions, run_query
+from trendoff.view_keys import batch_bucket, user_key_column
+from trendoff.words import tweet_word_counts
+
+USERS = ["BarackObama", "realDonaldTrump", "CNN", "cnnbrk"]
+VOCABULARY = [
+    "vote", "jobs", "america", "great", "climate", "health", "families", "president", "country", "people", "today",
+    "tonight", "rally", "news", "breaking", "#maga", "#actonclimate", "the", "and", "of", "to",
+]
+
+
+def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    tweets = []
+    for n in range(count):
+        text = " ".join(rng.choices(VOCABULARY, k=rng.randint(3, 9)))
+        retweet = rng.random() < 0.1
+        tweets.append({
+            "id": first_id + n, "user": rng.choice(USERS), "text": ("RT @x: " + text) if retweet else text,
+            "created_at": dt.datetime(2012, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=rng.randint(0, 100_000)),
+            "lang": "en", "is_retweet": retweet, "retweet_count": None, "favorite_count": None,
+        })
+    rng.shuffle(tweets)
+    return tweets
+
+
+def produce(settings: Settings, tweets: list[dict[str, Any]]) -> None:
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
+    for tweet in tweets:
+        producer.produce(settings.topic, key=tweet["user"].encode(), value=avro_codec.encode(tweet))
+    assert producer.flush(30) == 0
+
+
+def catch_up(spark: SparkSession, settings: Settings, checkpoints: Path) -> None:
+    for name, build in (("ingest", ingest_query), ("speed", speed_query)):
+        options = StreamOptions(until_idle=True, checkpoint=checkpoints / name, timeout_seconds=300)
+        run_query(build(spark, settings, options), options)
+
+
+def expected_counts(spark: SparkSession, tweets: list[dict[str, Any]]) -> dict[str, Counter[str]]:
+    """The word rule applied to the raw input, each tweet id once."""
+    unique = list({t["id"]: t for t in tweets}.values())
+    frame = spark.createDataFrame([(t["id"], t["user"], t["text"], t["is_retweet"]) for t in unique],
+                                  "id long, user string, text string, is_retweet boolean")
+    rows = tweet_word_counts(frame.withColumn("user", user_key_column(F.col("user"))), keep=["id", "user"]).collect()
+    counts: dict[str, Counter[str]] = {}
+    for row in rows:
+        counts.setdefault(row.user, Counter())[row.word] += row["count"]
+    return counts
+
+
+def assert_compare_exact(settings: Settings, expected: dict[str, Counter[str]]) -> None:
+    for a, b in (("BarackObama", "realDonaldTrump"), ("CNN", "cnnbrk"), ("cnnbrk", "BarackObama")):
+        answer = run_compare(settings, a, b, top=100)
+        want = rank_mutual(expected[a.lower()], expected[b.lower()], top=100)
+        assert answer.top == want, f"{a} vs {b}"
+
+
+def test_every_tweet_counted_exactly_once_whenever_batch_runs(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    first, second, third = make_tweets(150, 1, 10_000), make_tweets(120, 2, 20_000), make_tweets(80, 3, 30_000)
+
+    produce(settings, first)
+    catch_up(spark, settings, tmp_path)
+    assert_compare_exact(settings, expected_counts(spark, first))  # batch never run: speed only
+
+    run_batch(spark, settings, clock_skew_seconds=0)  # batch in the middle of the stream
+    assert_compare_exact(settings, expected_counts(spark, first))
+
+    produce(settings, second + first[:40])  # more tweets, and a replay of some old ones
+    catch_up(spark, settings, tmp_path)
+    assert_compare_exact(settings, expected_counts(spark, first + second))
+
+    run_batch(spark, settings, clock_skew_seconds=0)  # batch run twice
+    assert_compare_exact(settings, expected_counts(spark, first + second))
+
+    produce(settings, third)
+    # batch while tweets flow: ingest has landed only part of the third slice
+    options = StreamOptions(until_idle=True, checkpoint=tmp_path / "ingest", max_offsets_per_trigger=30,
+                            timeout_seconds=300)
+    query = ingest_query(spark, settings, options)
+    result = run_batch(spark, settings, clock_skew_seconds=0)
+    run_query(query, options)
+    catch_up(spark, settings, tmp_path)
+    assert_compare_exact(settings, expected_counts(spark, first + second + third))
+    master = spark.read.format("org.apache.spark.sql.cassandra").options(
+        keyspace=settings.keyspace, table="tweets").load()
+    assert result.tweets_counted == master.where(F.col("arrived_at") < F.lit(result.arrival_cutoff)).count()
+
+
+def test_answers_come_from_one_published_version_while_batch_publishes(
+    pipeline_settings: Settings, cassandra_session: Any
+) -> None:
+    session = cassandra_session
+    minute = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    # Version 1 (T = 12:00) and version 2 (T = 12:05) of the same history: a speed row at 12:02
+    # is counted by version 2's batch view and by speed under version 1, so both give one answer.
+    for version, bump in ((1, 0), (2, 1)):
+        for user in ("alice", "bob"):
+            session.execute(
+                "INSERT INTO batch_words (version, bucket, user, word_counts, tweets_counted) "
+                "VALUES (%s, %s, %s, %s, 1)",
+                (version, batch_bucket(user), user, f'{{"vote": {3 + bump}, "jobs": 2}}'),
+            )
+    for user in ("alice", "bob"):
+        session.execute(
+            "INSERT INTO speed_words (user, arrival_minute, word, tweet_id, count) VALUES (%s, %s, 'vote', 7, 1)",
+            (user, minute + dt.timedelta(minutes=2)),
+        )
+    publish = session.prepare("INSERT INTO batch_published (view_name, version, arrival_cutoff) VALUES ('words', ?, ?)")
+    session.execute(publish, (1, minute))
+    reader = ViewReader(session, pipeline_settings.keyspace)
+    expected = compare(reader, "alice", "bob").top
+    assert [(m.word, m.count_a, m.count_b) for m in expected] == [("vote", 4, 4), ("jobs", 2, 2)]
+
+    stop = threading.Event()
+
+    def flip() -> None:
+        version = 1
+        while not stop.is_set():
+            version = 3 - version
+            session.execute(publish, (version, minute + dt.timedelta(minutes=5 * (version - 1))))
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    try:
+        answers = [compare(reader, "Alice", "@BOB").top for _ in range(200)]
+    finally:
+        stop.set()
+        flipper.join()
+    assert all(answer == expected for answer in answers)
+
+
+def test_compare_command_outputs_and_user_errors(
+    pipeline_settings: Settings, cassandra_session: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = cassandra_session
+    minute = dt.datetime(2026, 1, 1, 12, 0)
+    rows = [("alice", "vote", 1, 3), ("alice", "jobs", 2, 1), ("bob", "vote", 3, 2), ("bob", "rally", 4, 5)]
+    for user, word, tweet_id, count in rows:
+        session.execute(
+            "INSERT INTO speed_words (user, arrival_minute, word, tweet_id, count) VALUES (%s, %s, %s, %s, %s)",
+            (user, minute, word, tweet_id, count),
+        )
+    connection = ["--cassandra", ",".join(pipeline_settings.cassandra_contact_points),
+                  "--keyspace", pipeline_settings.keyspace]
+    assert run_main(compare_main, ["Alice", "@bob", "--json", *connection]) == 0
+    expected = '{"users": ["alice", "bob"], "as_of": null, "top": [{"word": "vote", "counts": [3, 2]}]}'
+    assert capsys.readouterr().out.strip() == expected
+
+    out, chart = tmp_path / "arrays.json", tmp_path / "chart.png"
+    assert run_main(compare_main, ["alice", "alice", "--out", str(out), "--plot", str(chart), *connection]) == 0
+    table = capsys.readouterr().out
+    assert "vote" in table and "jobs" in table and "no batch yet" in table
+    assert out.read_text().count('"words"') == 1 and chart.stat().st_size > 5000
+
+    assert run_main(compare_main, ["alice", "nobody_here", *connection]) == 2
+    err = capsys.readouterr().err
+    assert "no tweets of @nobody_here" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        compare_main(["alice", "bob", "--top", "0", *connection])
