@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("trendoff.ingest.job", "land every tweet from Kafka in the master table (streaming)"),
     "speed": ("trendoff.speed.job", "count words per user and arrival minute from Kafka (streaming)"),
     "batch": ("trendoff.batch.job", "recount the master table into a new batch view version (once or --every 15m)"),
+    "load-csv": ("trendoff.csv_loader.job", "bulk-load a tweet CSV into the master table as history (Spark)"),
     "compare": ("trendoff.compare_cmd", "the top words two users both use, with each user's count"),
     "plot": ("trendoff.plotting.main", "draw the grouped bar chart of a `compare --out` file"),
 }

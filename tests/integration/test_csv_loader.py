@@ -1,0 +1,108 @@
+"""csv_loader against real Cassandra and Spark: complete loads, bad rows counted, Kafka arrivals kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+from pyspark.sql import SparkSession
+from trendoff.batch.job import run_batch
+from trendoff.csv_loader.job import load_csv
+from trendoff.csv_loader.job import main as load_main
+from trendoff.ingest.job import build_query as ingest_query
+from trendoff.producer.main import main as produce_main
+from trendoff.serving.query import run_compare
+from trendoff.speed.job import build_query as speed_query
+
+from tests.conftest import unique_name
+from trendoff import avro_codec, cassandra_io, topics
+from trendoff.cli import run_main
+from trendoff.config import Settings
+from trendoff.streaming import StreamOptions, run_query
+from trendoff.tweet_columns import ColumnSpec
+
+
+@pytest.fixture
+def other_settings(stack_settings: Settings) -> Iterator[Settings]:
+    """A second keyspace and topic of this test's own."""
+    settings = stack_settings.with_overrides(keyspace=unique_name("ks"), topic=unique_name("tweets"))
+    session = cassandra_io.connect(settings)
+    cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+    topics.ensure_topic(settings.bootstrap_servers, settings.topic, 3)
+    yield settings
+    session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=60)
+    session.cluster.shutdown()
+    topics.delete_topic(settings.bootstrap_servers, settings.topic)
+
+
+def master(spark: SparkSession, settings: Settings) -> dict[int, Any]:
+    frame = spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=settings.keyspace, table="tweets")
+    return {row.id: row for row in frame.load().collect()}
+
+
+def test_538_history_gives_the_same_answer_as_replaying_it_through_kafka(
+    pipeline_settings: Settings, other_settings: Settings, spark: SparkSession, data_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = [data_dir / "fivethirtyeight_twitter_ratio" / name for name in ("BarackObama.csv", "realDonaldTrump.csv")]
+    # History: csv_loader, then a batch run.
+    connection = ["--bootstrap", pipeline_settings.bootstrap_servers, "--cassandra",
+                  ",".join(pipeline_settings.cassandra_contact_points), "--keyspace", pipeline_settings.keyspace]
+    for path in files:
+        assert run_main(load_main, [str(path), *connection]) == 0
+    out = capsys.readouterr().out
+    assert "read 3,207, loaded 3,207" in out and "read 3,232, loaded 3,232" in out
+    loaded = master(spark, pipeline_settings)
+    assert len(loaded) == 6439 and all(r.csv_loaded and r.arrived_at is None for r in loaded.values())
+    row = loaded[920061541986250758]
+    assert (row.user, row.created_at, row.retweet_count) == ("BarackObama", dt.datetime(2017, 10, 16, 22, 59), 89916)
+    run_batch(spark, pipeline_settings, clock_skew_seconds=0)
+    from_history = run_compare(pipeline_settings, "BarackObama", "realDonaldTrump", top=50)
+
+    # The same files replayed through Kafka and the streaming jobs.
+    kafka = ["--bootstrap", other_settings.bootstrap_servers, "--topic", other_settings.topic]
+    for path in files:
+        assert run_main(produce_main, ["csv", str(path), *kafka]) == 0
+    for name, build in (("ingest", ingest_query), ("speed", speed_query)):
+        options = StreamOptions(until_idle=True, checkpoint=tmp_path / name, timeout_seconds=300)
+        run_query(build(spark, other_settings, options), options)
+    from_kafka = run_compare(other_settings, "BarackObama", "realDonaldTrump", top=50)
+    assert from_history.top == from_kafka.top and len(from_kafka.top) == 50
+
+
+def test_bad_rows_are_counted_and_kafka_arrivals_are_kept(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    arrived = {"id": 42, "user": "ann", "text": "came through kafka first",
+               "created_at": dt.datetime(2016, 1, 1, tzinfo=dt.UTC), "lang": None, "is_retweet": False,
+               "retweet_count": None, "favorite_count": None}
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    producer.produce(settings.topic, key=b"ann", value=avro_codec.encode(arrived))
+    assert producer.flush(30) == 0
+    options = StreamOptions(until_idle=True, checkpoint=tmp_path / "ingest", timeout_seconds=300)
+    run_query(ingest_query(spark, settings, options), options)
+    before = master(spark, settings)[42]
+
+    path = tmp_path / "history.csv"
+    path.write_text(
+        "id,user,text,created_at\n"
+        "42,ann,came through kafka first,2016-01-01T00:00:00Z\n"
+        "43,bob,a fine old tweet,2015-06-01T10:00:00Z\n"
+        ",carol,no id here so one is derived,2015-06-02T10:00:00Z\n"
+        "45,dave,bad time,sometime\n"
+        "46,erin,,2015-06-02T10:00:00Z\n"
+    )
+    spec = ColumnSpec(id_col="id", user_col="user", text_col="text", time_col="created_at")
+    summary = load_csv(spark, settings, path, spec)
+    assert (summary.read, summary.loaded, summary.already_from_kafka) == (5, 2, 1)
+    assert summary.skipped == {"bad-timestamp": 1, "empty-text": 1}
+    after = master(spark, settings)
+    assert after[42].arrived_at == before.arrived_at and not after[42].csv_loaded
+    assert after[43].csv_loaded and after[43].arrived_at is None
+    assert len(after) == 3
+    assert load_csv(spark, settings, path, spec).loaded == 2 and len(master(spark, settings)) == 3, "idempotent"
