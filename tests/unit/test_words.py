@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.view_keys import user_key_column as user_key
-from trendoff.words import spark_ml_english_stop_words, stop_words, tweet_word_counts, words_column
+from trendoff.words import STOP_WORDS, spark_ml_english_stop_words, tweet_word_counts, user_word_counts, words_column
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,17 @@ CASES = [
     ("RT @CNN: Breaking news tonight", True, []),
     ("RT via amp RT", False, []),
     ("snake_case_word __ _x_ # #", False, ["snake_case_word", "__", "_x_"]),
+    # A # inside a word starts no hashtag; emoji, their variation selectors, skin tones and keycaps separate.
+    ("c# a#b abc#def ##MAGA #\ufe0f\u20e3 1\ufe0f\u20e3 love\u2764\ufe0f \U0001f44d\U0001f3fdgreat", False,
+     ["abc", "def", "#maga", "love", "great"]),
+    # URLs and mentions only at the start of a token; an e-mail address is words.
+    ("awww.nice me@Example.com @Someone's point", False, ["awww", "nice", "example", "com", "point"]),
+    # Combining marks stay with their letter and do not count as characters of their own.
+    ("cafe\u0301 e\u0301 \u00e9 na\u00efve", False, ["cafe\u0301", "na\u00efve"]),
+    ("\uff12\uff10\uff12\uff10 1st 4real 10,000 3.14", False, ["1st", "4real"]),
+    ("\u2018single\u2019 rock\u2019n\u2019roll don't' ''twice''", False, ["single", "rock'n'roll", "twice"]),
+    ("line1\nline2\tword\r\nend.", False, ["line1", "line2", "word", "end"]),
+    ("#\u0645\u0635\u0631 #\u6771\u4eac #_ #__", False, ["#\u0645\u0635\u0631", "#\u6771\u4eac", "#__"]),
 ]
 
 
@@ -87,6 +98,20 @@ def test_word_counts_per_tweet_keep_repeats(local_spark: SparkSession) -> None:
     assert counts == {(1, "ann", "vote"): 3, (1, "ann", "today"): 1, (2, "ann", "vote"): 1, (2, "ann", "later"): 1}
 
 
-def test_stop_words_are_spark_mls_list_plus_three() -> None:
+def test_user_word_counts_key_users_like_the_views(local_spark: SparkSession) -> None:
+    frame = local_spark.createDataFrame(
+        [("Ann", "vote vote VOTE today", False), ("@ann", "vote later", False), ("BOB", "RT @ann: vote", True)],
+        "user string, text string, is_retweet boolean",
+    )
+    counts = {(r.user, r.word): r["count"] for r in user_word_counts(frame).collect()}
+    assert counts == {("ann", "vote"): 4, ("ann", "today"): 1, ("ann", "later"): 1}
+    with_retweets = {(r.user, r.word): r["count"] for r in user_word_counts(frame, count_retweets=True).collect()}
+    assert with_retweets[("bob", "vote")] == 1
+
+
+def test_stop_words_are_spark_mls_list_plus_three(local_spark: SparkSession) -> None:
+    from pyspark.ml.feature import StopWordsRemover
+
     assert len(spark_ml_english_stop_words()) == 181
-    assert stop_words() == frozenset(spark_ml_english_stop_words()) | {"rt", "via", "amp"}
+    assert set(spark_ml_english_stop_words()) == set(StopWordsRemover.loadDefaultStopWords("english"))
+    assert frozenset(spark_ml_english_stop_words()) | {"rt", "via", "amp"} == STOP_WORDS
