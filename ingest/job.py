@@ -26,8 +26,12 @@ JOB = "ingest"
 def land_tweets(spark: SparkSession, settings: Settings, tweets: DataFrame) -> int:
     """Upsert the micro-batch's tweets into `tweets` by id, keeping each id's first arrival.
 
-    Idempotent: a replayed micro-batch computes the same first arrivals and writes the same values,
-    and an id seen before keeps the arrival it already has when that one is earlier.
+    The whole row is the first arrival's message (its 8 fields and where and when it arrived): a later
+    copy of an id changes nothing, an earlier one (another partition, read later) replaces it. So the
+    batch view counts the very text the speed job counted at the first arrival, whatever the order
+    the micro-batches met the copies in. Idempotent: a replayed micro-batch finds its own rows (the same
+    message) and writes the same values again. A csv-loaded row (no arrival) takes the message's
+    fields and arrival and keeps its csv_loaded flag: it stays history, counted by batch only.
     """
     firsts = streaming.first_arrivals(tweets)
     existing = streaming.read_table(spark, settings, "tweets", direct_join=True).select(
@@ -37,17 +41,11 @@ def land_tweets(spark: SparkSession, settings: Settings, tweets: DataFrame) -> i
         F.col("kafka_offset").alias("old_offset"),
     )
     joined = firsts.join(existing, "id", "left")
-    keep_old = F.col("old_arrived_at").isNotNull() & streaming.earlier(
+    old_is_earlier = F.col("old_arrived_at").isNotNull() & streaming.earlier(
         [F.col("old_arrived_at"), F.col("old_partition"), F.col("old_offset")],
         [F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset")],
     )
-    rows = joined.select(
-        *streaming.TWEET_FIELDS,
-        F.when(keep_old, F.col("old_partition")).otherwise(F.col("kafka_partition")).alias("kafka_partition"),
-        F.when(keep_old, F.col("old_offset")).otherwise(F.col("kafka_offset")).alias("kafka_offset"),
-        F.when(keep_old, F.col("old_arrived_at")).otherwise(F.col("arrived_at")).alias("arrived_at"),
-    )
-    rows = rows.persist()
+    rows = joined.where(~old_is_earlier).select(*streaming.TWEET_FIELDS, *streaming.ARRIVAL_COLUMNS).persist()
     try:
         count = rows.count()
         if count:
@@ -78,7 +76,9 @@ def build_query(spark: SparkSession, settings: Settings, options: streaming.Stre
 
     stream = streaming.kafka_stream(spark, settings, JOB, options)
     checkpoint = streaming.checkpoint_dir(settings, JOB, options)
-    return streaming.start_query(stream, handle, checkpoint, options, f"{JOB}-{settings.topic}")
+    return streaming.start_query(
+        stream, handle, checkpoint, options, f"{JOB}-{settings.topic}", on_stop=recorder.close
+    )
 
 
 def main(argv: Sequence[str]) -> int:

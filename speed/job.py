@@ -2,7 +2,8 @@
 
 Each tweet is counted once, at its first arrival, and not at all when the published batch view
 already counts it (docs/design.md). Rows are keyed (user, minute, word, tweet id), so a replayed
-micro-batch overwrites what it wrote before instead of adding to it.
+micro-batch overwrites what it wrote before instead of adding to it. There is no watermark: a
+backlog read after a long stop is counted at its own arrival minutes, never dropped as late.
 
 Run:  trendoff speed [--until-idle]      or      spark-submit ... -m trendoff.speed (see README)
 """
@@ -24,7 +25,7 @@ from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.spark import spark_session
 from trendoff.view_keys import user_key_column as user_key
-from trendoff.words import tweet_word_counts
+from trendoff.words import words_column
 
 log = logging.getLogger(__name__)
 JOB = "speed"
@@ -35,43 +36,94 @@ def published_cutoff(recorder: streaming.ProgressRecorder) -> dt.datetime | None
     row = recorder.session.execute(
         f"SELECT arrival_cutoff FROM {recorder.settings.keyspace}.batch_published WHERE view_name = 'words'"
     ).one()
-    return row.arrival_cutoff if row else None
+    if row is None or row.arrival_cutoff is None:
+        return None
+    # The driver returns naive UTC datetimes; Spark would read a naive one in the local time zone.
+    return row.arrival_cutoff.replace(tzinfo=dt.UTC)
 
 
-def tweets_to_count(
-    spark: SparkSession, settings: Settings, tweets: DataFrame, cutoff: dt.datetime | None
+def first_arrivals_to_decide(
+    spark: SparkSession, settings: Settings, tweets: DataFrame, cutoff: dt.datetime | None, count_retweets: bool
 ) -> DataFrame:
-    """The micro-batch's tweets that the speed view must count: first arrivals the batch view lacks."""
+    """The micro-batch's tweets that are their id's first arrival, with what to do about each.
+
+    One row per id, for ids whose earliest copy in this micro-batch is earlier than (or the very
+    message of) the arrival in `speed_seen`. Columns: the tweet's arrival columns, ``user`` (the
+    view key), ``arrival_minute``, ``tweet_id``, ``words`` (array, repeats kept; empty when the published
+    batch already counts the tweet), and ``old_user``/``old_minute``/``old_words`` when an earlier
+    copy replaces a count made at a later one (rows to delete first).
+    """
     firsts = streaming.first_arrivals(tweets)
     seen = streaming.read_table(spark, settings, "speed_seen", direct_join=True).select(
-        "id", F.col("kafka_partition").alias("seen_partition"), F.col("kafka_offset").alias("seen_offset")
+        "id",
+        F.col("kafka_partition").alias("seen_partition"),
+        F.col("kafka_offset").alias("seen_offset"),
+        F.col("arrived_at").alias("seen_arrived_at"),
+        F.col("user").alias("old_user"),
+        F.col("arrival_minute").alias("old_minute"),
+        F.col("words").alias("old_words"),
     )
     master = streaming.read_table(spark, settings, "tweets", direct_join=True).select(
         "id", F.col("csv_loaded"), F.col("arrived_at").alias("master_arrived_at")
     )
     joined = firsts.join(seen, "id", "left").join(master, "id", "left")
-    # Counted before only when that earlier count was this very message (a replay rewrites it).
-    first_time = F.col("seen_partition").isNull() | (
-        (F.col("seen_partition") == F.col("kafka_partition")) & (F.col("seen_offset") == F.col("kafka_offset"))
+    same_message = (F.col("seen_partition") == F.col("kafka_partition")) & (
+        F.col("seen_offset") == F.col("kafka_offset")
     )
+    earlier_than_seen = streaming.earlier(
+        [F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset")],
+        [F.col("seen_arrived_at"), F.col("seen_partition"), F.col("seen_offset")],
+    )
+    # A replayed micro-batch meets its own speed_seen rows (same message): it decides and writes the
+    # same again. A later copy of a counted id is skipped here.
+    first = F.col("seen_partition").isNull() | same_message | earlier_than_seen
+    moved = F.col("seen_partition").isNotNull() & ~same_message
+    # The published batch view counts master rows that arrived before T, and csv-loaded history; the
+    # master's arrival is the id's first arrival, whichever copy this job sees first.
     in_batch_view = F.coalesce(F.col("csv_loaded"), F.lit(False))
     if cutoff is not None:
-        in_batch_view = in_batch_view | (
-            F.col("master_arrived_at").isNotNull() & (F.col("master_arrived_at") < F.lit(cutoff))
-        )
-    return joined.where(first_time & ~in_batch_view).select(*streaming.TWEET_FIELDS, *streaming.ARRIVAL_COLUMNS)
-
-
-def count_words(counted: DataFrame, count_retweets: bool) -> DataFrame:
-    """speed_words rows: (user, arrival_minute, word, tweet_id, count)."""
-    keyed = counted.select(
+        in_batch_view = in_batch_view | F.coalesce(F.col("master_arrived_at") < F.lit(cutoff), F.lit(False))
+    words = words_column(F.col("text"), F.col("is_retweet"), count_retweets=count_retweets)
+    return joined.where(first).select(
+        F.col("id").alias("tweet_id"),
+        *streaming.ARRIVAL_COLUMNS,
         user_key(F.col("user")).alias("user"),
         F.date_trunc("minute", F.col("arrived_at")).alias("arrival_minute"),
-        F.col("id").alias("tweet_id"),
-        "text",
-        "is_retweet",
+        F.when(in_batch_view, F.array().cast("array<string>")).otherwise(words).alias("words"),
+        F.when(moved, F.col("old_user")).alias("old_user"),
+        F.when(moved, F.col("old_minute")).alias("old_minute"),
+        F.when(moved, F.col("old_words")).alias("old_words"),
     )
-    return tweet_word_counts(keyed, keep=["user", "arrival_minute", "tweet_id"], count_retweets=count_retweets)
+
+
+def speed_word_rows(decided: DataFrame) -> DataFrame:
+    """speed_words rows: (user, arrival_minute, word, tweet_id, count) - count = times in that tweet."""
+    exploded = decided.select("user", "arrival_minute", "tweet_id", F.explode("words").alias("word"))
+    return exploded.groupBy("user", "arrival_minute", "word", "tweet_id").agg(
+        F.count(F.lit(1)).cast("int").alias("count")
+    )
+
+
+def delete_moved_counts(recorder: streaming.ProgressRecorder, decided: DataFrame) -> int:
+    """Delete the speed_words rows of counts made at a later copy of an id whose earlier copy is here.
+
+    Rare (copies of one id in two partitions, seen out of order), so the keys are collected to the driver.
+    """
+    moved = decided.where(F.col("old_minute").isNotNull() & (F.size("old_words") > 0)).select(
+        "tweet_id", "old_user", "old_minute", "old_words"
+    ).collect()
+    if not moved:
+        return 0
+    session = recorder.session
+    statement = session.prepare(
+        f"DELETE FROM {recorder.settings.keyspace}.speed_words "
+        "WHERE user = ? AND arrival_minute = ? AND word = ? AND tweet_id = ?"
+    )
+    for row in moved:
+        for word in row.old_words:
+            session.execute(statement, (row.old_user, row.old_minute, word, row.tweet_id), timeout=30.0)
+    log.info("speed: moved the counts of %d tweets to an earlier arrival", len(moved))
+    return len(moved)
 
 
 def build_query(
@@ -88,29 +140,41 @@ def build_query(
                 return
             tweets, dead = streaming.decode(batch)
             dead_count = streaming.write_dead_letters(dead, settings, JOB)
-            counted = tweets_to_count(spark, settings, tweets, published_cutoff(recorder)).persist()
+            decided = first_arrivals_to_decide(
+                spark, settings, tweets, published_cutoff(recorder), count_retweets
+            ).persist()
             try:
-                counted_tweets = counted.count()
-                word_rows = count_words(counted, count_retweets).persist()
-                rows = word_rows.count()
-                if rows:
-                    streaming.write_table(word_rows, settings, "speed_words")
-                word_rows.unpersist()
-                if counted_tweets:
-                    streaming.write_table(
-                        counted.select("id", *streaming.ARRIVAL_COLUMNS), settings, "speed_seen"
-                    )
+                # Order matters for a crash between steps: old rows go first, then the new rows, then
+                # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
+                delete_moved_counts(recorder, decided)
+                word_rows = speed_word_rows(decided).persist()
+                try:
+                    rows = word_rows.count()
+                    if rows:
+                        # Idempotent: keyed (user, minute, word, tweet id), a replay overwrites the same
+                        # rows with the same counts (no counters); TTL comes from the table default.
+                        streaming.write_table(word_rows, settings, "speed_words")
+                finally:
+                    word_rows.unpersist()
+                counted = decided.where(F.size("words") > 0).count()
+                seen_rows = decided.select(
+                    F.col("tweet_id").alias("id"), *streaming.ARRIVAL_COLUMNS, "user", "arrival_minute",
+                    F.array_distinct("words").alias("words"),
+                )
+                streaming.write_table(seen_rows, settings, "speed_seen")
             finally:
-                counted.unpersist()
+                decided.unpersist()
             positions = recorder.record(batch)
-            streaming.log_batch(JOB, batch_id, started, messages=received, tweets_counted=counted_tweets,
+            streaming.log_batch(JOB, batch_id, started, messages=received, tweets_counted=counted,
                                 word_rows=rows, dead_letters=dead_count, lag=recorder.lag(positions))
         finally:
             batch.unpersist()
 
     stream = streaming.kafka_stream(spark, settings, JOB, options)
     checkpoint = streaming.checkpoint_dir(settings, JOB, options)
-    return streaming.start_query(stream, handle, checkpoint, options, f"{JOB}-{settings.topic}")
+    return streaming.start_query(
+        stream, handle, checkpoint, options, f"{JOB}-{settings.topic}", on_stop=recorder.close
+    )
 
 
 def main(argv: Sequence[str]) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cassandra.cluster import Session
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
@@ -168,10 +169,10 @@ class ProgressRecorder:
         self.settings = settings
         self.job = job
         self.table = progress.PROGRESS_TABLES[job]
-        self._session = None
+        self._session: Session | None = None
 
     @property
-    def session(self):
+    def session(self) -> Session:
         if self._session is None:
             self._session = cassandra_io.connect(self.settings)
             # The query outlives build_query: close the driver's threads before the interpreter stops.
@@ -204,19 +205,40 @@ class ProgressRecorder:
             self._session = None
 
 
+# Per running query (by id): what to close once it has stopped (the progress recorder's driver session).
+_ON_STOP: dict[str, Callable[[], None]] = {}
+
+
 def start_query(
     stream: DataFrame,
     handle_batch: Callable[[DataFrame, int], None],
     checkpoint: Path,
     options: StreamOptions,
     name: str,
+    on_stop: Callable[[], None] | None = None,
 ) -> StreamingQuery:
     writer = stream.writeStream.queryName(name).foreachBatch(handle_batch).option("checkpointLocation", str(checkpoint))
     if options.until_idle:
+        # Everything on the topic when the query starts, in as many micro-batches as
+        # maxOffsetsPerTrigger asks for, then the query ends by itself.
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
-    return writer.start()
+    query = writer.start()
+    if on_stop is not None:
+        _ON_STOP[query.id] = on_stop
+    return query
+
+
+def stop_query(query: StreamingQuery) -> None:
+    """Stop the query (waiting for a running micro-batch) and close what its job opened for it."""
+    try:
+        if query.isActive:
+            query.stop()
+    finally:
+        on_stop = _ON_STOP.pop(query.id, None)
+        if on_stop is not None:
+            on_stop()
 
 
 def run_query(query: StreamingQuery, options: StreamOptions) -> None:
@@ -235,11 +257,10 @@ def run_query(query: StreamingQuery, options: StreamOptions) -> None:
             while query.isActive:
                 query.awaitTermination(5)
     finally:
-        if query.isActive:
-            query.stop()
+        stop_query(query)
     failure = query.exception()
     if failure is not None:
-        raise RuntimeError(f"{query.name} failed: {failure}")
+        raise RuntimeError(f"{query.name} failed: {failure}") from failure
 
 
 def log_batch(job: str, batch_id: int, started: float, **figures: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from trendoff.speed.job import build_query as speed_query
 
 from trendoff import avro_codec
 from trendoff.config import Settings
-from trendoff.streaming import StreamOptions, run_query
+from trendoff.streaming import StreamOptions, run_query, stop_query
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import tweet_word_counts
 
@@ -43,10 +44,24 @@ def make_tweets(count: int, users: list[str], seed: int, first_id: int) -> list[
     return tweets
 
 
-def produce(settings: Settings, tweets: list[dict[str, Any]], poison: list[bytes] = ()) -> None:
+# Two tweets whose words are written out by hand (the rest are checked against the word rule itself).
+HAND_WRITTEN = [
+    {"id": 1, "user": "HandA", "text": "Vote, vote &amp; VOTE! #Vote2024 https://t.co/x @HandB y\u2019all 2024",
+     "created_at": dt.datetime(2009, 3, 1, 12, 0, 0, 123000, tzinfo=dt.UTC), "lang": None, "is_retweet": False,
+     "retweet_count": None, "favorite_count": 7},
+    {"id": 2, "user": "handa", "text": "RT @HandB: vote for the bill", "is_retweet": True,
+     "created_at": dt.datetime(2031, 1, 1, tzinfo=dt.UTC), "lang": "en", "retweet_count": 3, "favorite_count": None},
+]
+HAND_WRITTEN_TOTALS = {("handa", "vote"): 3, ("handa", "#vote2024"): 1, ("handa", "y'all"): 1}
+
+
+def produce(
+    settings: Settings, tweets: list[dict[str, Any]], poison: list[bytes] = (), partition: int | None = None
+) -> None:
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
     for tweet in tweets:
-        producer.produce(settings.topic, key=tweet["user"].encode(), value=avro_codec.encode(tweet))
+        where = {} if partition is None else {"partition": partition}
+        producer.produce(settings.topic, key=tweet["user"].encode(), value=avro_codec.encode(tweet), **where)
     for value in poison:
         producer.produce(settings.topic, key=b"poison", value=value)
     assert producer.flush(30) == 0
@@ -81,23 +96,28 @@ def test_jobs_land_and_count_every_tweet_once_through_replays_restarts_and_poiso
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
     settings = pipeline_settings
-    first = make_tweets(120, ["BarackObama", "realDonaldTrump", "cnnbrk"], seed=1, first_id=1000)
-    produce(settings, first, poison=[b"\x00\x01not avro at all", b""])
+    first = make_tweets(120, ["BarackObama", "realDonaldTrump", "cnnbrk"], seed=1, first_id=1000) + HAND_WRITTEN
+    poison = [b"\x00\x01not avro at all", b"", b"\x02"]
+    produce(settings, first, poison=poison)
     run("ingest", spark, settings, tmp_path)
 
     master = {r.id: r for r in table(spark, settings, "tweets").collect()}
     assert set(master) == {t["id"] for t in first}
     for tweet in first:
         row = master[tweet["id"]]
-        assert (row.user, row.text, row.created_at.replace(tzinfo=dt.UTC), row.is_retweet, row.retweet_count) == (
-            tweet["user"], tweet["text"], tweet["created_at"], tweet["is_retweet"], tweet["retweet_count"])
-        assert row.arrived_at is not None and row.kafka_offset is not None
+        landed = {field: row[field] for field in avro_codec.field_names()}
+        landed["created_at"] = landed["created_at"].replace(tzinfo=dt.UTC)
+        assert landed == tweet
+        assert row.arrived_at is not None and row.kafka_offset is not None and row.csv_loaded is None
     dead = table(spark, settings, "dead_letters").where(F.col("job") == "ingest").collect()
-    assert len(dead) == 2 and all(d.reason for d in dead)
+    assert sorted(bytes(d.message_value) for d in dead) == sorted(poison)
+    assert all(d.reason and bytes(d.message_key) == b"poison" for d in dead)
     assert table(spark, settings, "speed_words").count() == 0, "speed is its own consumer group: not run yet"
 
     run("speed", spark, settings, tmp_path)
     assert speed_totals(spark, settings) == expected_totals(spark, first)
+    assert {k: n for k, n in speed_totals(spark, settings).items() if k[0] == "handa"} == HAND_WRITTEN_TOTALS
+    assert table(spark, settings, "dead_letters").where(F.col("job") == "speed").count() == len(poison)
     assert speed_totals(spark, settings)[("barackobama", "climate")] % 2 == 0, "'climate' twice per tweet"
     assert not [k for k in speed_totals(spark, settings) if k[1] in ("retweet", "counted")], "retweets count no words"
 
@@ -106,8 +126,9 @@ def test_jobs_land_and_count_every_tweet_once_through_replays_restarts_and_poiso
     second = make_tweets(60, ["BarackObama", "newsroom"], seed=2, first_id=5000)
     produce(settings, second + first)
     run("speed", spark, settings, tmp_path)
-    run("ingest", spark, settings, tmp_path)
     assert speed_totals(spark, settings) == expected_totals(spark, first + second)
+    assert table(spark, settings, "tweets").count() == len(first), "ingest stopped: the master table waits"
+    run("ingest", spark, settings, tmp_path)
     after = {r.id: r for r in table(spark, settings, "tweets").collect()}
     assert len(after) == len(first) + len(second)
     assert all(after[i].kafka_offset == master[i].kafka_offset for i in master), "first arrival kept on replay"
@@ -116,7 +137,7 @@ def test_jobs_land_and_count_every_tweet_once_through_replays_restarts_and_poiso
     run("speed", spark, settings, tmp_path)
     assert speed_totals(spark, settings) == expected_totals(spark, first + second)
     progress = {r.kafka_partition: r.next_offset for r in table(spark, settings, "speed_progress").collect()}
-    assert sum(progress.values()) == len(first) * 2 + len(second) + 2
+    assert sum(progress.values()) == len(first) * 2 + len(second) + len(poison)
 
 
 def test_speed_skips_tweets_the_published_batch_already_counts(
@@ -139,3 +160,60 @@ def test_speed_skips_tweets_the_published_batch_already_counts(
     produce(settings, [late])
     run("speed", spark, settings, tmp_path)
     assert speed_totals(spark, settings) == Counter()
+
+
+def test_a_restart_mid_stream_gives_the_same_totals(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    tweets = make_tweets(150, ["alice", "bob", "carol"], seed=4, first_id=10_000)
+    produce(settings, tweets)
+    for job, build in (("ingest", ingest_query), ("speed", speed_query)):
+        # Small micro-batches, stopped after two of them: the job is killed half-way through the topic.
+        options = StreamOptions(trigger_seconds=0.5, max_offsets_per_trigger=20, checkpoint=tmp_path / job)
+        query = build(spark, settings, options)
+        try:
+            deadline = time.monotonic() + 120
+            while sum(1 for p in query.recentProgress if p["numInputRows"]) < 2:
+                assert query.exception() is None and time.monotonic() < deadline, f"{job} made no progress"
+                time.sleep(0.2)
+        finally:
+            stop_query(query)
+    assert 0 < table(spark, settings, "tweets").count() < len(tweets)
+    assert sum(speed_totals(spark, settings).values()) < sum(expected_totals(spark, tweets).values())
+
+    run("speed", spark, settings, tmp_path)
+    run("ingest", spark, settings, tmp_path)
+    assert speed_totals(spark, settings) == expected_totals(spark, tweets)
+    assert table(spark, settings, "tweets").count() == len(tweets)
+    progress = {r.kafka_partition: r.next_offset for r in table(spark, settings, "ingest_progress").collect()}
+    assert sum(progress.values()) == len(tweets)
+
+
+def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    """One id in two partitions: the copy appended first (partition 0, behind 40 other tweets) is read
+    after the later copy (partition 1) because each micro-batch takes only a few messages."""
+    settings = pipeline_settings
+    filler = make_tweets(40, ["dave"], seed=5, first_id=20_000)
+    earlier = {"id": 777, "user": "Erin", "text": "alpha words first",
+               "created_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "lang": None,
+               "is_retweet": False, "retweet_count": 1, "favorite_count": None}
+    later = {**earlier, "user": "erin", "text": "bravo words second", "retweet_count": 2}
+    produce(settings, [*filler, earlier], partition=0)
+    produce(settings, [later], partition=1)
+    for job in ("ingest", "speed"):
+        options = StreamOptions(until_idle=True, max_offsets_per_trigger=5, checkpoint=tmp_path / job,
+                                timeout_seconds=300)
+        run_query((ingest_query if job == "ingest" else speed_query)(spark, settings, options), options)
+
+    row = table(spark, settings, "tweets").where(F.col("id") == 777).first()
+    assert (row.text, row.retweet_count, row.kafka_partition, row.kafka_offset) == ("alpha words first", 1, 0, 40)
+    erin = {(r.word, r.tweet_id, r["count"]) for r in table(spark, settings, "speed_words").where(
+        F.col("user") == "erin").collect()}
+    assert erin == {("alpha", 777, 1), ("words", 777, 1), ("first", 777, 1)}
+    seen = table(spark, settings, "speed_seen").where(F.col("id") == 777).first()
+    assert (seen.kafka_partition, seen.kafka_offset, seen.arrival_minute) == (0, 40, row.arrived_at.replace(
+        second=0, microsecond=0))
+    assert speed_totals(spark, settings) == expected_totals(spark, [*filler, earlier])
