@@ -43,7 +43,7 @@ def arrays_from(content: dict[str, Any]) -> tuple[list[str], list[str], list[int
 
 def build_figure(content: dict[str, Any]) -> Figure:
     users, words, counts_a, counts_b = arrays_from(content)
-    width = max(6.0, 0.9 * len(words) + 2)
+    width = max(6.0, 0.55 * len(words) + 2)
     figure, axes = plt.subplots(figsize=(width, 5.5), layout="constrained")
     positions = range(len(words))
     bar = 0.4

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 # subcommand -> (module with a main(argv) function, one-line help). Modules load only when used,
 # so `trendoff stack status` does not pay for importing pyspark.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("trendoff.demo", "run the whole pipeline on the bundled real tweets and chart the comparison"),
     "setup": ("trendoff.setup_cmd", "fetch the Kafka, Cassandra and Spark connector jars from Maven Central"),
     "stack": ("trendoff.stack_cmd", "start, stop or check the local Kafka broker and Cassandra node"),
     # Layer commands: each helper adds its own line below.

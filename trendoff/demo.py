@@ -1,0 +1,172 @@
+"""`trendoff demo`: the whole pipeline on bundled real tweets, end to end, in one command.
+
+Starts the stack (unless external services are configured), runs the ingest and speed streaming
+jobs, replays the first half of each input through Kafka, runs a batch in the middle, replays the
+rest, waits until both jobs have caught up, then prints the comparison and writes the chart. The
+processes it started are stopped at the end; the data stays (``--wipe`` to delete it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trendoff import cassandra_io, progress
+from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.errors import TrendoffError
+from trendoff.stack import Stack
+from trendoff.tweet_columns import ColumnSpec, RowRejected
+
+log = logging.getLogger(__name__)
+
+BUNDLED = (
+    "data/fivethirtyeight_twitter_ratio/BarackObama.csv",
+    "data/fivethirtyeight_twitter_ratio/realDonaldTrump.csv",
+)
+
+
+def read_inputs(paths: list[Path], spec_for: dict[Path, ColumnSpec], rows_per_file: int | None) -> list[list[Any]]:
+    """Each file's tweets (at most ``rows_per_file``), in file order; bad rows are reported and left out."""
+    from trendoff.producer.sources import csv_tweets
+
+    per_file = []
+    for path in paths:
+        tweets, rejected = [], 0
+        for _where, item in csv_tweets(path, spec_for[path]):
+            if isinstance(item, RowRejected):
+                rejected += 1
+                continue
+            tweets.append(item)
+            if rows_per_file and len(tweets) >= rows_per_file:
+                break
+        log.info("%s: %d tweets%s", path.name, len(tweets), f" ({rejected} bad rows left out)" if rejected else "")
+        per_file.append(tweets)
+    return per_file
+
+
+def publish(settings: Settings, tweets: list[dict[str, Any]], label: str) -> None:
+    from trendoff.producer.publish import Publisher
+
+    summary = Publisher(settings, total=len(tweets)).run(("demo", tweet) for tweet in tweets)
+    if summary.failed:
+        raise TrendoffError("produce-failed", f"{summary.failed} tweets of the {label} were not delivered")
+    print(f"  replayed the {label}: {summary.delivered:,} tweets in {summary.seconds:.1f} s", flush=True)
+
+
+def wait_for_jobs(settings: Settings, timeout_seconds: float) -> None:
+    session = cassandra_io.connect(settings)
+    try:
+        progress.wait_until_caught_up(session, settings.keyspace, ["ingest", "speed"], settings.bootstrap_servers,
+                                      settings.topic, timeout_seconds)
+    finally:
+        session.cluster.shutdown()
+
+
+def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from trendoff.batch.job import run_batch
+    from trendoff.compare_cmd import write_json
+    from trendoff.ingest.job import build_query as ingest_query
+    from trendoff.plotting.chart import draw_chart
+    from trendoff.serving.query import run_compare
+    from trendoff.spark import spark_session
+    from trendoff.speed.job import build_query as speed_query
+    from trendoff.streaming import StreamOptions
+    from trendoff.tweet_columns import spec_from_args
+
+    paths = args.input or [settings.home / name for name in BUNDLED]
+    spec_for = {path: spec_from_args(args, path) for path in paths}
+    user_a, user_b = _users(args.users)
+    halves = [(tweets[: len(tweets) // 2], tweets[len(tweets) // 2:])
+              for tweets in read_inputs(paths, spec_for, args.rows_per_file)]
+
+    print("[2/5] starting Spark with the ingest and speed streaming jobs", flush=True)
+    spark = spark_session(settings, "trendoff-demo")
+    options = StreamOptions(trigger_seconds=2.0)
+    queries = [ingest_query(spark, settings, options), speed_query(spark, settings, options)]
+    try:
+        print("[3/5] replaying the first half of each file through Kafka", flush=True)
+        publish(settings, [t for first, _ in halves for t in first], "first half")
+        wait_for_jobs(settings, args.timeout_seconds)
+        print("[4/5] batch run in the middle of the replay, then the rest of the tweets", flush=True)
+        _wait_for_next_minute()
+        result = run_batch(spark, settings)
+        print(f"  batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
+              f"{result.tweets_counted:,} tweets of {result.users} users", flush=True)
+        publish(settings, [t for _, rest in halves for t in rest], "second half")
+        wait_for_jobs(settings, args.timeout_seconds)
+    finally:
+        for query in queries:
+            query.stop()
+        for query in queries:
+            if query.exception() is not None:
+                raise RuntimeError(f"{query.name} failed: {query.exception()}")
+    print("[5/5] comparing", flush=True)
+    comparison = run_compare(settings, user_a, user_b, args.top)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    arrays_path = args.out_dir / f"{comparison.users[0]}_vs_{comparison.users[1]}.json"
+    chart_path = arrays_path.with_suffix(".png")
+    write_json(arrays_path, comparison.as_arrays())
+    draw_chart(comparison.as_arrays(), chart_path)
+    print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json else comparison.table())
+    print(f"chart: {chart_path}\nwords and counts: {arrays_path}")
+    return comparison.as_json()
+
+
+def _wait_for_next_minute(margin_seconds: float = 3.0) -> None:
+    """The batch cutoff is a minute boundary: let the minute the first half arrived in close first."""
+    now = time.time()
+    wait = 60 - now % 60 + margin_seconds
+    print(f"  waiting {wait:.0f} s for the arrival minute to close, so the batch covers the first half", flush=True)
+    time.sleep(wait)
+
+
+def _users(raw: str) -> tuple[str, str]:
+    users = [u.strip() for u in raw.split(",") if u.strip()]
+    if len(users) != 2:
+        raise TrendoffError("bad-users", f"--users takes two screen names separated by a comma, not {raw!r}")
+    return users[0], users[1]
+
+
+def main(argv: Sequence[str]) -> int:
+    from trendoff.tweet_columns import add_column_options
+
+    parser = argparse.ArgumentParser(prog="trendoff demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--users", default="BarackObama,realDonaldTrump", help="the two users to compare")
+    parser.add_argument("--input", type=Path, action="append",
+                        help="a tweet CSV to replay (repeatable; default: the bundled FiveThirtyEight files)")
+    parser.add_argument("--rows-per-file", type=int, help="replay only this many tweets of each file")
+    parser.add_argument("--top", type=int, default=20, help="how many words (default 20)")
+    parser.add_argument("--out-dir", type=Path, default=Path("out"), help="where the chart goes (default out/)")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument("--keep-stack", action="store_true", help="leave the Kafka broker and Cassandra running")
+    parser.add_argument("--wipe", action="store_true", help="delete the local stack's data at the end")
+    parser.add_argument("--timeout-seconds", type=float, default=600.0, help="longest wait for the jobs")
+    add_column_options(parser)
+    add_connection_options(parser)
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        raise TrendoffError("bad-option", "--top must be at least 1")
+    settings = settings_from_args(args)
+    stack = Stack(settings)
+    already_running = {service.name for service in stack.local_services() if service.owned_pid() is not None}
+    started = time.monotonic()
+    print("[1/5] starting the stack (Kafka broker, Cassandra node)" if stack.local_services()
+          else "[1/5] checking the external Kafka and Cassandra", flush=True)
+    stack.up()
+    try:
+        run_demo(settings, args)
+    finally:
+        if not args.keep_stack:
+            for service in stack.local_services():
+                if service.name not in already_running:
+                    service.stop()
+            if args.wipe:
+                stack.down(wipe=True)
+    print(f"demo finished in {time.monotonic() - started:.0f} s; data kept in keyspace {settings.keyspace}"
+          + ("" if args.keep_stack else " (run `trendoff stack up` to look at it again)"))
+    return 0
