@@ -58,11 +58,16 @@ def publish(settings: Settings, tweets: list[dict[str, Any]], label: str) -> Non
     print(f"  replayed the {label}: {summary.delivered:,} tweets in {summary.seconds:.1f} s", flush=True)
 
 
-def wait_for_jobs(settings: Settings, timeout_seconds: float) -> None:
+def wait_for_jobs(settings: Settings, queries: list[Any], timeout_seconds: float) -> None:
+    def check_jobs() -> None:
+        for query in queries:
+            if not query.isActive:
+                raise RuntimeError(f"the {query.name} job stopped: {query.exception()}")
+
     session = cassandra_io.connect(settings)
     try:
         progress.wait_until_caught_up(session, settings.keyspace, ["ingest", "speed"], settings.bootstrap_servers,
-                                      settings.topic, timeout_seconds)
+                                      settings.topic, timeout_seconds, check_jobs=check_jobs)
     finally:
         session.cluster.shutdown()
 
@@ -91,14 +96,14 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     try:
         print("[3/5] replaying the first half of each file through Kafka", flush=True)
         publish(settings, [t for first, _ in halves for t in first], "first half")
-        wait_for_jobs(settings, args.timeout_seconds)
+        wait_for_jobs(settings, queries, args.timeout_seconds)
         print("[4/5] batch run in the middle of the replay, then the rest of the tweets", flush=True)
         _wait_for_next_minute()
         result = run_batch(spark, settings)
         print(f"  batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
               f"{result.tweets_counted:,} tweets of {result.users} users", flush=True)
         publish(settings, [t for _, rest in halves for t in rest], "second half")
-        wait_for_jobs(settings, args.timeout_seconds)
+        wait_for_jobs(settings, queries, args.timeout_seconds)
     finally:
         for query in queries:
             query.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
@@ -80,11 +81,18 @@ def wait_until_caught_up(
     topic: str,
     timeout_seconds: float,
     poll_seconds: float = 1.0,
+    check_jobs: Callable[[], None] | None = None,
 ) -> None:
-    """Block until every job has processed everything on the topic now, logging the lag as it falls."""
+    """Block until every job has processed everything on the topic now, logging the lag as it falls.
+
+    ``check_jobs`` is called on every poll and should raise when a job has died, so a failed job
+    ends the wait at once instead of at the deadline.
+    """
     deadline = time.monotonic() + timeout_seconds
     last_report = 0.0
     while True:
+        if check_jobs is not None:
+            check_jobs()
         lags = [lag(session, keyspace, job, bootstrap, topic) for job in jobs]
         if all(item.total == 0 for item in lags):
             return
