@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
+from pyspark.sql.streaming import StreamingQuery
 from trendoff.ingest.job import build_query as ingest_query
 from trendoff.speed.job import build_query as speed_query
 
@@ -67,7 +68,31 @@ def send(producer: Producer, settings: Settings, tweet: dict[str, Any]) -> None:
             producer.poll(0.05)
 
 
-def throughput(settings: Settings, session: Any, maker: TweetMaker, tweets: int) -> dict[str, float]:
+def check_running(queries: list[StreamingQuery]) -> None:
+    for query in queries:
+        if query.exception() is not None:
+            raise RuntimeError(f"{query.name} failed: {query.exception()}")
+
+
+def wait_for_jobs(
+    settings: Settings, session: Any, queries: list[StreamingQuery], timeout_seconds: float = 900
+) -> None:
+    """Until both progress tables reach the topic's end offsets; a failed query ends the wait."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        check_running(queries)
+        lags = [progress.lag(session, settings.keyspace, job, settings.bootstrap_servers, settings.topic)
+                for job in ("ingest", "speed")]
+        if all(lag.total == 0 for lag in lags):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not caught up after {timeout_seconds:.0f} s: {[lag.total for lag in lags]}")
+        time.sleep(0.5)
+
+
+def throughput(
+    settings: Settings, session: Any, queries: list[StreamingQuery], maker: TweetMaker, tweets: int
+) -> dict[str, float]:
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True,
                          "linger.ms": 20})
     started = time.monotonic()
@@ -75,14 +100,15 @@ def throughput(settings: Settings, session: Any, maker: TweetMaker, tweets: int)
         send(producer, settings, maker.make())
     assert producer.flush(60) == 0, "undelivered tweets"
     produced = time.monotonic() - started
-    progress.wait_until_caught_up(session, settings.keyspace, ["ingest", "speed"], settings.bootstrap_servers,
-                                  settings.topic, timeout_seconds=900, poll_seconds=0.5)
+    wait_for_jobs(settings, session, queries)
     elapsed = time.monotonic() - started
     return {"tweets": tweets, "produce_seconds": round(produced, 1), "seconds_until_both_caught_up":
             round(elapsed, 1), "tweets_per_second_through_both_jobs": round(tweets / elapsed)}
 
 
-def freshness(settings: Settings, session: Any, maker: TweetMaker, rate: int, seconds: float) -> dict[str, float]:
+def freshness(
+    settings: Settings, session: Any, queries: list[StreamingQuery], maker: TweetMaker, rate: int, seconds: float
+) -> dict[str, float]:
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True,
                          "linger.ms": 5})
     select_probes = session.prepare(f"SELECT tweet_id FROM {settings.keyspace}.speed_words WHERE user = ?")
@@ -118,6 +144,7 @@ def freshness(settings: Settings, session: Any, maker: TweetMaker, rate: int, se
     assert producer.flush(60) == 0, "undelivered tweets"
     deadline = time.monotonic() + 120
     while set(produced_at) - set(visible_at) and time.monotonic() < deadline:
+        check_running(queries)
         poll_visible()
         time.sleep(0.1)
     delays = sorted(visible_at[i] - produced_at[i] for i in produced_at if i in visible_at)
@@ -151,11 +178,9 @@ def main() -> None:
                 options = StreamOptions(trigger_seconds=args.trigger_seconds, checkpoint=Path(checkpoints) / job)
                 queries.append(build(spark, settings, options))
             maker = TweetMaker(seed=1)
-            results = {"throughput": throughput(settings, session, maker, args.tweets),
-                       "freshness": freshness(settings, session, maker, args.rate, args.seconds)}
-            for query in queries:
-                if query.exception() is not None:
-                    raise RuntimeError(f"{query.name} failed: {query.exception()}")
+            results = {"throughput": throughput(settings, session, queries, maker, args.tweets),
+                       "freshness": freshness(settings, session, queries, maker, args.rate, args.seconds)}
+            check_running(queries)
             print(json.dumps({"settings": vars(args), **results}, indent=2))
     finally:
         for query in queries:

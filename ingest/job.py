@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -58,22 +57,12 @@ def land_tweets(spark: SparkSession, settings: Settings, tweets: DataFrame) -> i
 def build_query(spark: SparkSession, settings: Settings, options: streaming.StreamOptions) -> StreamingQuery:
     recorder = streaming.ProgressRecorder(settings, JOB)
 
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
-        batch = batch.persist()
-        try:
-            received = batch.count()
-            if not received:
-                return
-            tweets, dead = streaming.decode(batch)
-            dead_count = streaming.write_dead_letters(dead, settings, JOB)
-            landed = land_tweets(spark, settings, tweets)
-            positions = recorder.record(batch)
-            streaming.log_batch(JOB, batch_id, started, messages=received, tweets_landed=landed,
-                                dead_letters=dead_count, lag=recorder.lag(positions))
-        finally:
-            batch.unpersist()
+    def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
+        landed = land_tweets(spark, settings, tweets)
+        timer.lap("land")
+        return {"tweets_landed": landed}
 
+    handle = streaming.micro_batch_handler(JOB, settings, recorder, process_tweets)
     stream = streaming.kafka_stream(spark, settings, JOB, options)
     checkpoint = streaming.checkpoint_dir(settings, JOB, options)
     return streaming.start_query(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import time
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -131,45 +130,30 @@ def build_query(
 ) -> StreamingQuery:
     recorder = streaming.ProgressRecorder(settings, JOB)
 
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
-        batch = batch.persist()
+    def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
+        cutoff = published_cutoff(recorder)
+        decided = first_arrivals_to_decide(spark, settings, tweets, cutoff, count_retweets).persist()
         try:
-            received = batch.count()
-            if not received:
-                return
-            tweets, dead = streaming.decode(batch)
-            dead_count = streaming.write_dead_letters(dead, settings, JOB)
-            decided = first_arrivals_to_decide(
-                spark, settings, tweets, published_cutoff(recorder), count_retweets
-            ).persist()
-            try:
-                # Order matters for a crash between steps: old rows go first, then the new rows, then
-                # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
-                delete_moved_counts(recorder, decided)
-                word_rows = speed_word_rows(decided).persist()
-                try:
-                    rows = word_rows.count()
-                    if rows:
-                        # Idempotent: keyed (user, minute, word, tweet id), a replay overwrites the same
-                        # rows with the same counts (no counters); TTL comes from the table default.
-                        streaming.write_table(word_rows, settings, "speed_words")
-                finally:
-                    word_rows.unpersist()
-                counted = decided.where(F.size("words") > 0).count()
-                seen_rows = decided.select(
-                    F.col("tweet_id").alias("id"), *streaming.ARRIVAL_COLUMNS, "user", "arrival_minute",
-                    F.array_distinct("words").alias("words"),
-                )
-                streaming.write_table(seen_rows, settings, "speed_seen")
-            finally:
-                decided.unpersist()
-            positions = recorder.record(batch)
-            streaming.log_batch(JOB, batch_id, started, messages=received, tweets_counted=counted,
-                                word_rows=rows, dead_letters=dead_count, lag=recorder.lag(positions))
+            counted = decided.where(F.size("words") > 0).count()
+            timer.lap("dedup")
+            # Order matters for a crash between steps: old rows go first, then the new rows, then
+            # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
+            delete_moved_counts(recorder, decided)
+            # Idempotent: keyed (user, minute, word, tweet id), a replay overwrites the same rows with
+            # the same counts (no counters); the TTL comes from the table default.
+            streaming.write_table(speed_word_rows(decided), settings, "speed_words")
+            timer.lap("words")
+            seen_rows = decided.select(
+                F.col("tweet_id").alias("id"), *streaming.ARRIVAL_COLUMNS, "user", "arrival_minute",
+                F.array_distinct("words").alias("words"),
+            )
+            streaming.write_table(seen_rows, settings, "speed_seen")
+            timer.lap("seen")
         finally:
-            batch.unpersist()
+            decided.unpersist()
+        return {"tweets_counted": counted}
 
+    handle = streaming.micro_batch_handler(JOB, settings, recorder, process_tweets)
     stream = streaming.kafka_stream(spark, settings, JOB, options)
     checkpoint = streaming.checkpoint_dir(settings, JOB, options)
     return streaming.start_query(

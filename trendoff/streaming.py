@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 TWEET_FIELDS = avro_codec.field_names()
 ARRIVAL_COLUMNS = ["kafka_partition", "kafka_offset", "arrived_at"]
+JOIN_CONCURRENT_READS = 128
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,9 @@ def kafka_stream(spark: SparkSession, settings: Settings, job: str, options: Str
     return reader.load()
 
 
-def decode(batch: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(tweets with their arrival columns, undecodable messages with a reason) of one micro-batch."""
+def check_messages(batch: DataFrame) -> DataFrame:
+    """The micro-batch's messages decoded: the Tweet struct (null when undecodable), where each one
+    arrived, and ``reason`` (null for a good tweet, else why it is a dead letter)."""
     decoded = batch.select(
         from_avro(F.col("value"), avro_codec.schema_json(), {"mode": "PERMISSIVE"}).alias("tweet"),
         F.col("key"),
@@ -110,13 +112,41 @@ def decode(batch: DataFrame) -> tuple[DataFrame, DataFrame]:
         .when(F.coalesce(F.length(F.trim(tweet["user"])), F.lit(0)) == 0, F.lit("user missing"))
         .when(tweet["created_at"].isNull(), F.lit("created_at missing"))
     )
-    checked = decoded.withColumn("reason", reason)
-    good = checked.where(F.col("reason").isNull()).select("tweet.*", *ARRIVAL_COLUMNS)
-    dead = checked.where(F.col("reason").isNotNull()).select(
+    return decoded.withColumn("reason", reason)
+
+
+def good_tweets(checked: DataFrame) -> DataFrame:
+    """The decodable tweets: the 8 fields plus kafka_partition, kafka_offset, arrived_at."""
+    return checked.where(F.col("reason").isNull()).select("tweet.*", *ARRIVAL_COLUMNS)
+
+
+def dead_messages(checked: DataFrame) -> DataFrame:
+    return checked.where(F.col("reason").isNotNull()).select(
         F.col("kafka_partition"), F.col("kafka_offset"), F.col("reason"),
         F.col("key").alias("message_key"), F.col("value").alias("message_value"),
     )
-    return good, dead
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """One pass over a checked micro-batch: messages, dead letters and next offset per partition."""
+
+    messages: int
+    dead_letters: int
+    next_offsets: dict[int, int]
+
+
+def summarize(checked: DataFrame) -> BatchSummary:
+    rows = checked.groupBy("kafka_partition").agg(
+        F.count(F.lit(1)).alias("messages"),
+        F.count("reason").alias("dead"),
+        (F.max("kafka_offset") + 1).alias("next_offset"),
+    ).collect()
+    return BatchSummary(
+        messages=sum(row.messages for row in rows),
+        dead_letters=sum(row.dead for row in rows),
+        next_offsets={row.kafka_partition: row.next_offset for row in rows},
+    )
 
 
 def earlier(a: list[Column], b: list[Column]) -> Column:
@@ -137,7 +167,12 @@ def read_table(spark: SparkSession, settings: Settings, table: str, *, direct_jo
     reader = spark.read.format(CASSANDRA_FORMAT).options(keyspace=settings.keyspace, table=table)
     if direct_join:
         # Joining a micro-batch on the table's key: fetch just those keys instead of scanning the table.
-        reader = reader.option("directJoinSetting", "on")
+        # Each task keeps at most JOIN_CONCURRENT_READS lookups in flight: the default (512) per task,
+        # with two joins and two jobs at once, fills the driver's 1,024 requests per connection and
+        # a big backlog fails with "No connection was available".
+        reader = reader.option("directJoinSetting", "on").option(
+            "spark.cassandra.concurrent.reads", str(JOIN_CONCURRENT_READS)
+        )
     return reader.load()
 
 
@@ -145,21 +180,18 @@ def write_table(frame: DataFrame, settings: Settings, table: str) -> None:
     frame.write.format(CASSANDRA_FORMAT).options(keyspace=settings.keyspace, table=table).mode("append").save()
 
 
-def write_dead_letters(dead: DataFrame, settings: Settings, job: str) -> int:
-    """Store undecodable messages with where they were and why; they never stop the stream."""
-    rows = dead.withColumn("job", F.lit(job)).withColumn("topic", F.lit(settings.topic)).withColumn(
+def write_dead_letters(checked: DataFrame, settings: Settings, job: str) -> None:
+    """Store undecodable messages with where they were and why; they never stop the stream.
+
+    Idempotent: keyed by (job, topic, partition, offset), a replay rewrites the same rows.
+    """
+    rows = dead_messages(checked).withColumn("job", F.lit(job)).withColumn("topic", F.lit(settings.topic)).withColumn(
         "recorded_at", F.current_timestamp()
-    ).persist()
-    try:
-        count = rows.count()
-        if count:
-            write_table(rows, settings, "dead_letters")
-            for row in rows.select("kafka_partition", "kafka_offset", "reason").limit(3).collect():
-                log.warning("%s: dead-lettered partition %d offset %d: %s", job, row.kafka_partition,
-                            row.kafka_offset, row.reason)
-        return count
-    finally:
-        rows.unpersist()
+    )
+    write_table(rows, settings, "dead_letters")
+    for row in rows.select("kafka_partition", "kafka_offset", "reason").limit(3).collect():
+        log.warning("%s: dead-lettered partition %d offset %d: %s", job, row.kafka_partition, row.kafka_offset,
+                    row.reason)
 
 
 class ProgressRecorder:
@@ -179,10 +211,8 @@ class ProgressRecorder:
             atexit.register(self.close)
         return self._session
 
-    def record(self, batch: DataFrame) -> dict[int, int]:
-        """Next offsets seen in ``batch``; written only forward (a replayed batch never moves them back)."""
-        seen = {row.partition: row.next for row in
-                batch.groupBy("partition").agg((F.max("offset") + 1).alias("next")).collect()}
+    def record(self, seen: dict[int, int]) -> dict[int, int]:
+        """Write the micro-batch's next offsets, only forward (a replayed batch never moves them back)."""
         current = progress.job_positions(self.session, self.settings.keyspace, self.job, self.settings.topic)
         now = dt.datetime.now(dt.UTC)
         statement = self.session.prepare(
@@ -263,6 +293,55 @@ def run_query(query: StreamingQuery, options: StreamOptions) -> None:
         raise RuntimeError(f"{query.name} failed: {failure}") from failure
 
 
-def log_batch(job: str, batch_id: int, started: float, **figures: int) -> None:
-    details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
-    log.info("%s batch %d: %s in %.1f s", job, batch_id, details, time.monotonic() - started)
+class StepTimer:
+    """Seconds spent in each step of a micro-batch, for the per-batch log line."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self._last = self.started
+        self.steps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = self.steps.get(step, 0.0) + now - self._last
+        self._last = now
+
+    def describe(self) -> str:
+        return ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.steps.items())
+
+
+def micro_batch_handler(
+    job: str,
+    settings: Settings,
+    recorder: ProgressRecorder,
+    process_tweets: Callable[[DataFrame, int, StepTimer], dict[str, int]],
+) -> Callable[[DataFrame, int], None]:
+    """The foreachBatch function both jobs run: decode, dead letters, the job's own work, progress.
+
+    ``process_tweets(tweets, batch_id, timer)`` writes the job's rows and returns figures to log.
+    Progress is written last, so it never runs ahead of the rows.
+    """
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        timer = StepTimer()
+        checked = check_messages(batch).persist()
+        try:
+            summary = summarize(checked)
+            timer.lap("read")
+            if not summary.messages:
+                return
+            if summary.dead_letters:
+                write_dead_letters(checked, settings, job)
+                timer.lap("dead letters")
+            figures = process_tweets(good_tweets(checked), batch_id, timer)
+        finally:
+            checked.unpersist()
+        positions = recorder.record(summary.next_offsets)
+        lag = recorder.lag(positions)
+        timer.lap("progress")
+        details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
+        log.info("%s batch %d: messages %s, %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
+                 f"{summary.messages:,}", details, f"{summary.dead_letters:,}", f"{lag:,}",
+                 time.monotonic() - timer.started, timer.describe())
+
+    return handle
