@@ -17,9 +17,9 @@ from collections import Counter
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from trendoff.batch.job import run_batch
 
 from trendoff import cassandra_io
+from trendoff.batch.job import run_batch
 from trendoff.config import Settings, load_settings
 from trendoff.logs import configure_logging
 from trendoff.spark import spark_session

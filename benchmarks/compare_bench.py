@@ -18,12 +18,12 @@ import time
 import uuid
 
 from cassandra.concurrent import execute_concurrent_with_args
-from trendoff.serving.query import compare
-from trendoff.serving.views import ViewReader
 
 from trendoff import cassandra_io
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
+from trendoff.serving.query import compare
+from trendoff.serving.views import ViewReader
 from trendoff.view_keys import batch_bucket
 
 

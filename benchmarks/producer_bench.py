@@ -13,12 +13,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from trendoff.producer.publish import Publisher
-from trendoff.producer.sources import csv_tweets, synthetic_tweets
-
 from trendoff import topics
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
+from trendoff.producer.publish import Publisher
+from trendoff.producer.sources import csv_tweets, synthetic_tweets
 from trendoff.tweet_columns import ColumnSpec
 
 SPEC = ColumnSpec(

@@ -2,8 +2,7 @@
 
 import sys
 
-from trendoff.plotting.main import main
-
 from trendoff.cli import run_main
+from trendoff.plotting.main import main
 
 sys.exit(run_main(main, sys.argv[1:]))

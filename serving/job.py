@@ -19,12 +19,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from trendoff.serving.compare import DEFAULT_TOP, rank_mutual
-from trendoff.serving.views import Published, ViewReader
 
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
+from trendoff.serving.compare import DEFAULT_TOP, rank_mutual
+from trendoff.serving.views import Published, ViewReader
 from trendoff.spark import spark_session
 from trendoff.view_keys import batch_bucket, user_key
 

@@ -6,11 +6,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from trendoff.serving.compare import DEFAULT_TOP, MutualWord, rank_mutual
-from trendoff.serving.views import Published, ViewReader
-
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings
+from trendoff.serving.compare import DEFAULT_TOP, MutualWord, rank_mutual
+from trendoff.serving.views import Published, ViewReader
 from trendoff.view_keys import user_key
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
-from trendoff.serving.compare import merge_counts
 
 from trendoff.errors import TrendoffError
+from trendoff.serving.compare import merge_counts
 from trendoff.view_keys import batch_bucket, user_key
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
+
+from tests.conftest import unique_name
+from trendoff import avro_codec, cassandra_io, topics
 from trendoff.batch.job import run_batch
+from trendoff.cli import run_main
+from trendoff.config import Settings
 from trendoff.csv_loader.job import load_csv
 from trendoff.csv_loader.job import main as load_main
 from trendoff.ingest.job import build_query as ingest_query
 from trendoff.producer.main import main as produce_main
 from trendoff.serving.query import run_compare
 from trendoff.speed.job import build_query as speed_query
-
-from tests.conftest import unique_name
-from trendoff import avro_codec, cassandra_io, topics
-from trendoff.cli import run_main
-from trendoff.config import Settings
 from trendoff.streaming import StreamOptions, run_query
 from trendoff.tweet_columns import ColumnSpec
 

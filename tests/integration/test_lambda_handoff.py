@@ -16,17 +16,17 @@ import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+
+from trendoff import avro_codec
 from trendoff.batch.job import run_batch
+from trendoff.cli import run_main
+from trendoff.compare_cmd import main as compare_main
+from trendoff.config import Settings
 from trendoff.ingest.job import build_query as ingest_query
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.query import compare, run_compare
 from trendoff.serving.views import ViewReader
 from trendoff.speed.job import build_query as speed_query
-
-from trendoff import avro_codec
-from trendoff.cli import run_main
-from trendoff.compare_cmd import main as compare_main
-from trendoff.config import Settings
 from trendoff.streaming import StreamOptions, run_query
 from trendoff.view_keys import batch_bucket, user_key_column
 from trendoff.words import tweet_word_counts

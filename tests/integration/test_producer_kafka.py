@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from confluent_kafka import Consumer
-from trendoff.producer.main import main as produce_main
-from trendoff.producer.sources import csv_tweets, jsonl_tweets
 
 from trendoff import avro_codec
 from trendoff.cli import run_main
 from trendoff.config import Settings
+from trendoff.producer.main import main as produce_main
+from trendoff.producer.sources import csv_tweets, jsonl_tweets
 from trendoff.tweet_columns import PRESETS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "x_api"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
-from trendoff.serving.job import main as job_main
-from trendoff.serving.job import run_pairs
-from trendoff.serving.query import run_compare
 
 from trendoff.cli import run_main
 from trendoff.config import Settings
+from trendoff.serving.job import main as job_main
+from trendoff.serving.job import run_pairs
+from trendoff.serving.query import run_compare
 from trendoff.view_keys import batch_bucket
 
 

@@ -12,11 +12,11 @@ from typing import Any
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from trendoff.ingest.job import build_query as ingest_query
-from trendoff.speed.job import build_query as speed_query
 
 from trendoff import avro_codec
 from trendoff.config import Settings
+from trendoff.ingest.job import build_query as ingest_query
+from trendoff.speed.job import build_query as speed_query
 from trendoff.streaming import StreamOptions, run_query, stop_query
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import tweet_word_counts

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from trendoff.plotting.chart import build_figure, draw_chart
-from trendoff.plotting.main import main as plot_main
 
 from trendoff.cli import run_main
 from trendoff.errors import TrendoffError
+from trendoff.plotting.chart import build_figure, draw_chart
+from trendoff.plotting.main import main as plot_main
 
 ARRAYS = {"users": ["barackobama", "realdonaldtrump"], "as_of": None,
           "words": ["president", "american", "a_really_long_word_that_goes_on_and_on"],

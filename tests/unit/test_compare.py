@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from trendoff.serving.compare import MutualWord, merge_counts, rank_mutual
 
 

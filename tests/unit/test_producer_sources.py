@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 from trendoff.producer.sources import csv_tweets, jsonl_tweets, synthetic_tweets
-
 from trendoff.tweet_columns import PRESETS, RowRejected
 
 V1 = {"created_at": "Sat Jan 07 05:44:28 +0000 2023", "id": 1611580330, "id_str": "1611580330",
