@@ -8,11 +8,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from trendoff.producer.publish import Publisher
-from trendoff.producer.sources import SourceItem, csv_tweets, jsonl_tweets, synthetic_tweets
-
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
+from trendoff.producer.publish import Publisher
+from trendoff.producer.sources import SourceItem, csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
 from trendoff.tweet_columns import add_column_options, spec_from_args
 
 log = logging.getLogger(__name__)
@@ -66,14 +65,19 @@ def _limited(items: Iterator[SourceItem], limit: int | None) -> Iterator[SourceI
         yield item
 
 
+def _estimate(path: Path, header_lines: int, limit: int | None) -> int | None:
+    rows = estimated_rows(path, header_lines)
+    return rows if limit is None or rows is None else min(rows, limit)
+
+
 def source_items(args: argparse.Namespace) -> tuple[Iterator[SourceItem], int | None]:
-    """The chosen source's items and, when known, how many there will be (for the ETA)."""
+    """The chosen source's items and, when known, about how many there will be (for the ETA)."""
     if args.source == "csv":
         spec = spec_from_args(args, args.path)
         log.info("reading %s (%s, columns: %s)", args.path, spec.encoding, ", ".join(spec.columns()))
-        return csv_tweets(args.path, spec), args.limit
+        return csv_tweets(args.path, spec), _estimate(args.path, 1, args.limit)
     if args.source == "jsonl":
-        return jsonl_tweets(args.path), args.limit
+        return jsonl_tweets(args.path), _estimate(args.path, 0, args.limit)
     if args.source == "synthetic":
         return synthetic_tweets(args.tweets, args.users, args.seed), min(args.tweets, args.limit or args.tweets)
     from trendoff.producer import x_api
@@ -91,7 +95,7 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
     items, total = source_items(args)
-    publisher = Publisher(settings, rate=args.rate, total=total)
+    publisher = Publisher(settings, rate=args.rate, total=total, total_exact=args.source == "synthetic")
     log.info("publishing to topic %s on %s", settings.topic, settings.bootstrap_servers)
     summary = publisher.run(_limited(items, args.limit))
     for line in summary.lines():

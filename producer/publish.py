@@ -88,8 +88,12 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 class Publisher:
     """Sends records to the topic and counts what happened to each of them."""
 
-    def __init__(self, settings: Settings, rate: float | None = None, total: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, rate: float | None = None, total: int | None = None, total_exact: bool = True
+    ) -> None:
+        """``total`` (how many items the source will yield, exact or estimated) gives progress an ETA."""
         self.settings = settings
+        self.total_exact = total_exact
         self.topic = settings.topic
         self.summary = PublishSummary()
         self.limiter = RateLimiter(rate)
@@ -120,10 +124,18 @@ class Publisher:
         self.summary.skipped[rejected.reason] += 1
         if len(self.summary.shown) < SHOWN_REJECTIONS:
             self.summary.shown.append(f"{where}: {rejected.reason}: {rejected.message}")
+        self._maybe_report()
 
-    def send(self, record: dict[str, Any]) -> None:
+    def send(self, record: dict[str, Any], where: str = "") -> None:
+        try:
+            message = {"key": record["user"].encode("utf-8"), "value": avro_codec.encode(record)}
+        except (ValueError, TypeError, KeyError, UnicodeEncodeError) as error:
+            # Sources validate their records; this keeps one odd value from ending a long replay.
+            rejected = RowRejected("unencodable", f"not a Tweet record: {error}")
+            self.reject(where or f"tweet {record.get('id')}", rejected)
+            return
         self.limiter.wait()
-        self._pending.append({"key": record["user"].encode("utf-8"), "value": avro_codec.encode(record)})
+        self._pending.append(message)
         # Unthrottled replays hand messages to librdkafka in batches (one call per batch is much cheaper
         # than one per message); a rate-limited replay sends each one at its time.
         if len(self._pending) >= (1 if self.limiter.interval else PRODUCE_BATCH):
@@ -165,8 +177,8 @@ class Publisher:
         if self.total:
             left = max(0, self.total - self.summary.read)
             eta = f", ETA {left / rate:.0f} s" if rate else ""
-            log.info("%s of %s read, %s sent (%.0f tweets/s%s)", f"{self.summary.read:,}", f"{self.total:,}",
-                     f"{self.summary.sent:,}", rate, eta)
+            log.info("%s of %s%s read, %s sent (%.0f tweets/s%s)", f"{self.summary.read:,}",
+                     "" if self.total_exact else "about ", f"{self.total:,}", f"{self.summary.sent:,}", rate, eta)
         else:
             log.info("%s read, %s sent (%.0f tweets/s)", f"{self.summary.read:,}", f"{self.summary.sent:,}", rate)
 
@@ -180,7 +192,7 @@ class Publisher:
                 if isinstance(item, RowRejected):
                     self.reject(where, item)
                 else:
-                    self.send(item)
+                    self.send(item, where)
         finally:
             self.close()
         return self.summary

@@ -12,6 +12,7 @@ import gzip
 import itertools
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,22 @@ def csv_tweets(path: Path, spec: ColumnSpec) -> Iterator[SourceItem]:
             yield "", reader.tweet(values)  # the location is only built for rows that need it
         except RowRejected as rejected:
             yield f"{path.name}:{line}", rejected
+
+
+def estimated_rows(path: Path, header_lines: int = 0) -> int | None:
+    """About how many records a plain text file holds (its line count), for the progress line's ETA.
+
+    Quoted multi-line fields make it an overestimate; gzipped files give None (no cheap count).
+    """
+    check_readable(path)
+    lines = 0
+    with path.open("rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return None
+        handle.seek(0)
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return max(0, lines - header_lines)
 
 
 # --- JSON lines of Twitter API tweet objects -------------------------------------------------------
@@ -88,8 +105,11 @@ def v2_tweets(obj: dict[str, Any]) -> Iterator[dict[str, Any] | RowRejected]:
     data = obj.get("data", obj)
     for tweet in data if isinstance(data, list) else [data]:
         try:
+            if not isinstance(tweet, dict):
+                raise RowRejected("not-a-tweet", "a v2 data item that is not an object")
+            author = tweet.get("author")
             user = users.get(tweet.get("author_id")) or tweet.get("username") or (
-                tweet.get("author") or {}).get("username")
+                author.get("username") if isinstance(author, dict) else None)
             if not user:
                 raise RowRejected("missing-user", f"author {tweet.get('author_id')} not in includes.users")
             metrics = tweet.get("public_metrics") or {}
@@ -102,6 +122,9 @@ def v2_tweets(obj: dict[str, Any]) -> Iterator[dict[str, Any] | RowRejected]:
             yield rejected
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _record(raw_id: Any, user: str, text: str, raw_time: Any, lang: Any, retweet: bool,
             retweets: Any, favorites: Any) -> dict[str, Any]:
     try:
@@ -110,8 +133,11 @@ def _record(raw_id: Any, user: str, text: str, raw_time: Any, lang: Any, retweet
         raise RowRejected("bad-id", f"id {raw_id!r} is not a tweet id") from None
     if not 0 < tweet_id < 2**63:
         raise RowRejected("bad-id", f"id {raw_id!r} is out of range")
-    if not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise RowRejected("empty-text", "the text is empty")
+    if _SURROGATES.search(text) or _SURROGATES.search(user):
+        # Bytes that were not UTF-8 (or a lone \\ud800-style escape): Avro strings must be valid UTF-8.
+        raise RowRejected("bad-encoding", "the text or user holds bytes that are not UTF-8")
     if len(text) > MAX_TEXT_CHARS:
         raise RowRejected("text-too-long", f"{len(text):,} characters (at most {MAX_TEXT_CHARS:,})")
     try:
@@ -145,16 +171,23 @@ def jsonl_tweets(path: Path) -> Iterator[SourceItem]:
             if not isinstance(obj, dict):
                 yield where, RowRejected("malformed-json", "the line is not a JSON object")
                 continue
-            if "user" in obj:
-                try:
-                    yield where, v1_tweet(obj)
-                except RowRejected as rejected:
-                    yield where, rejected
-            elif "data" in obj or "author_id" in obj:
-                for item in v2_tweets(obj):
-                    yield where, item
-            else:
-                yield where, RowRejected("not-a-tweet", "neither a v1.1 nor a v2 tweet object")
+            for item in _api_object_tweets(obj):
+                yield where, item
+
+
+def _api_object_tweets(obj: dict[str, Any]) -> list[dict[str, Any] | RowRejected]:
+    """The tweets of one JSON line; an object of the wrong shape is a rejection, not a crash."""
+    try:
+        if "user" in obj:
+            return [v1_tweet(obj)]
+        if "data" in obj or "author_id" in obj or "author" in obj:
+            return list(v2_tweets(obj))
+    except RowRejected as rejected:
+        return [rejected]
+    except (AttributeError, TypeError, ValueError) as error:
+        # A field of an unexpected type (a string where an object belongs, ...): the input's fault.
+        return [RowRejected("malformed-tweet", f"not a tweet object of the API's shape: {error}")]
+    return [RowRejected("not-a-tweet", "neither a v1.1 nor a v2 tweet object")]
 
 
 # --- synthetic tweets for load tests ---------------------------------------------------------------

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -137,14 +137,24 @@ def check_readable(path: Path) -> None:
         raise TrendoffError("not-a-file", f"{path} is not a file")
 
 
-def spec_from_args(args: argparse.Namespace, path: Path) -> ColumnSpec:
-    """The column spec for ``path`` from --format and the column options; checks the header."""
+def spec_from_args(args: argparse.Namespace, source: Path | Sequence[str]) -> ColumnSpec:
+    """The column spec from --format and the column options, checked against the file's header.
+
+    ``source`` is the CSV file (its header is read with the right encoding) or a header already read.
+    A wrong or missing column is a TrendoffError naming it and listing the columns there are.
+    """
     preset_encoding = PRESETS[args.format].encoding if args.format in PRESETS else "utf-8"
-    header = read_header(path, args.encoding or preset_encoding)
+    if isinstance(source, Path):
+        path = source
+        header = read_header(path, args.encoding or preset_encoding)
+    else:
+        path, header = Path("the CSV"), list(source)
     chosen = args.format
     if chosen == "auto":
         chosen = detect_format(header)
-        if chosen in PRESETS and not args.encoding and PRESETS[chosen].encoding != preset_encoding:
+        if isinstance(source, Path) and chosen in PRESETS and not args.encoding and (
+            PRESETS[chosen].encoding != preset_encoding
+        ):
             header = read_header(path, PRESETS[chosen].encoding)
     if chosen in PRESETS:
         spec = PRESETS[chosen]
@@ -198,23 +208,24 @@ def iter_csv_records(
             return
         if header_out is not None:
             header_out[:] = header
+        width = len(header)
         while True:
             line = reader.line_num + 1
             try:
-                values = next(reader)
-            except StopIteration:
+                # The inner loop is the hot path of a replay: one C call per record, no extra checks
+                # for the well-formed ones.
+                for values in reader:
+                    if len(values) != width:
+                        if "".join(values).strip():  # blank lines are not rows
+                            yield line, RowRejected(
+                                "malformed-row", f"{len(values)} fields where the header has {width}"
+                            )
+                    elif values[0] or "".join(values).strip():  # all-empty records are blank too
+                        yield line, values
+                    line = reader.line_num + 1
                 return
             except csv.Error as error:
                 yield line, RowRejected("malformed-row", f"not a CSV record: {error}")
-                continue
-            if not any(value.strip() for value in values):
-                continue  # blank lines are not rows
-            if len(values) != len(header):
-                yield line, RowRejected(
-                    "malformed-row", f"{len(values)} fields where the header has {len(header)}"
-                )
-                continue
-            yield line, values
 
 
 _STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
@@ -240,7 +251,8 @@ codecs.register_error("trendoff-keep", _DecodeErrors.handler)
 
 
 # strptime formats that datetime.fromisoformat (C code, ~20x faster) reads the same way.
-_ISO_LIKE_FORMATS = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"}
+_NAIVE_ISO_TIME_FORMATS = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"}
+_ISO_LIKE_FORMATS = {*_NAIVE_ISO_TIME_FORMATS, "%Y-%m-%d"}
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -252,6 +264,9 @@ def parse_time(raw: str, time_format: str) -> dt.datetime:
     value = raw.strip()
     if not value:
         raise ValueError("empty time")
+    if time_format in _NAIVE_ISO_TIME_FORMATS and len(value) == len(_example(time_format)):
+        # The replay hot path: one C call gives the aware UTC datetime (the format has no zone).
+        return dt.datetime.fromisoformat(value + "+00:00")
     if time_format == "epoch-s":
         parsed = dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
     elif time_format == "epoch-ms":
@@ -268,6 +283,15 @@ def parse_time(raw: str, time_format: str) -> dt.datetime:
 @functools.cache
 def _example(time_format: str) -> str:
     return dt.datetime(2000, 1, 1).strftime(time_format)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_MS = dt.timedelta(milliseconds=1)
+
+
+def epoch_ms(moment: dt.datetime) -> int:
+    """Milliseconds since the epoch, exactly (float timestamps can round 0.123 s down to 122 ms)."""
+    return (moment - _EPOCH) // _ONE_MS
 
 
 def derived_id(user: str, created_at_ms: int, text: str) -> int:
@@ -318,13 +342,16 @@ class RowReader:
         self.tweet_id, self.retweets, self.favorites = at(spec.id_col), at(spec.retweets_col), at(spec.favorites_col)
 
     def tweet(self, values: list[str]) -> dict[str, Any]:
-        """One record as a Tweet (the Avro schema's fields), or RowRejected saying why not."""
+        """One record as a Tweet (the Avro schema's fields), or RowRejected saying why not.
+
+        The hot path of every replay: attribute lookups are kept to a minimum on purpose.
+        """
         spec = self.spec
         if _DecodeErrors.count and _SURROGATES.search("".join(values)):
             bad = next(self.header[i] for i, raw in enumerate(values) if _SURROGATES.search(raw))
             raise RowRejected("bad-encoding", f"{bad} has bytes that are not {spec.encoding}; pass --encoding")
         user = values[self.user].strip()
-        if user.startswith("@"):
+        if user[:1] == "@":
             user = user.lstrip("@")
         if not user:
             raise RowRejected("missing-user", f"{spec.user_col} is empty")
@@ -344,22 +371,21 @@ class RowReader:
             raise RowRejected(
                 "bad-timestamp", f"{spec.time_col} {raw_time!r} does not match {spec.time_format!r}"
             ) from None
-        raw_id = values[self.tweet_id].strip() if self.tweet_id is not None else ""
-        tweet_id = _row_id(raw_id, spec, user, created_at, text)
-        flag = False
+        tweet_id = _row_id(values[self.tweet_id] if self.tweet_id is not None else "", spec, user, created_at, text)
+        is_retweet = text.startswith("RT @")
         if self.flag is not None:
             raw_flag = values[self.flag].strip().lower()
             if raw_flag not in FLAG_VALUES:
                 raise RowRejected("bad-flag", f"{spec.retweet_col} {values[self.flag]!r} is not true/false")
-            flag = FLAG_VALUES[raw_flag]
-        lang = values[self.lang].strip() if self.lang is not None else ""
+            is_retweet = is_retweet or FLAG_VALUES[raw_flag]
+        lang = values[self.lang].strip() if self.lang is not None else None
         return {
             "id": tweet_id,
             "user": user,
             "text": text,
             "created_at": created_at,
             "lang": lang or None,
-            "is_retweet": flag or text.startswith("RT @"),
+            "is_retweet": is_retweet,
             "retweet_count": _count(values[self.retweets], "retweets") if self.retweets is not None else None,
             "favorite_count": _count(values[self.favorites], "favorites") if self.favorites is not None else None,
         }
@@ -374,11 +400,16 @@ def row_to_tweet(row: Mapping[str, str], spec: ColumnSpec) -> dict[str, Any]:
 
 
 def _row_id(raw: str, spec: ColumnSpec, user: str, created_at: dt.datetime, text: str) -> int:
+    if raw.isascii() and raw.isdigit() and not spec.id_from_url:  # the usual case: a plain number
+        value = int(raw)
+        if 0 < value < 2**63:
+            return value
+    raw = raw.strip()
     if spec.id_from_url and raw:
         found = _STATUS_ID.search(raw)
         raw = found.group(1) if found else ""
     if not raw:
-        return derived_id(user, int(created_at.timestamp() * 1000), text)
+        return derived_id(user, epoch_ms(created_at), text)
     try:
         value = int(raw)
     except ValueError:
