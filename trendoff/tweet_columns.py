@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import functools
 import hashlib
+import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -121,6 +122,7 @@ def add_column_options(parser: argparse.ArgumentParser) -> None:
 
 def read_header(path: Path, encoding: str) -> list[str]:
     check_readable(path)
+    check_encoding(encoding)
     with path.open(encoding=encoding, errors="surrogateescape", newline="") as handle:
         try:
             return next(csv.reader(handle))
@@ -131,10 +133,21 @@ def read_header(path: Path, encoding: str) -> list[str]:
 
 
 def check_readable(path: Path) -> None:
+    """A TrendoffError unless ``path`` is a file this process may read."""
     if not path.exists():
         raise TrendoffError("no-file", f"{path}: no such file")
     if not path.is_file():
         raise TrendoffError("not-a-file", f"{path} is not a file")
+    if not os.access(path, os.R_OK):
+        raise TrendoffError("unreadable-file", f"{path}: permission denied")
+
+
+def check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise TrendoffError("unknown-encoding", f"--encoding {encoding!r} is not an encoding Python knows "
+                            "(e.g. utf-8, latin-1, mac_roman, cp1252)") from None
 
 
 def spec_from_args(args: argparse.Namespace, source: Path | Sequence[str]) -> ColumnSpec:
@@ -199,6 +212,7 @@ def iter_csv_records(
     surrogates and the row is rejected by :class:`RowReader`, so one bad byte costs one row, not the file.
     """
     check_readable(path)
+    check_encoding(spec.encoding)
     csv.field_size_limit(sys.maxsize)
     with path.open(encoding=spec.encoding, errors="trendoff-keep", newline="") as handle:
         reader = csv.reader(handle)

@@ -8,7 +8,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from trendoff.producer.sources import csv_tweets, jsonl_tweets, synthetic_tweets
+import pytest
+
+from trendoff import avro_codec
+from trendoff.errors import TrendoffError
+from trendoff.producer.sources import csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
 from trendoff.tweet_columns import PRESETS, RowRejected
 
 V1 = {"created_at": "Sat Jan 07 05:44:28 +0000 2023", "id": 1611580330, "id_str": "1611580330",
@@ -63,3 +67,67 @@ def test_synthetic_is_seeded_zipfian_and_realistic() -> None:
     times = [t["created_at"] for t in first]
     assert times == sorted(times) and len({t["id"] for t in first}) == 2000
     assert 0.05 < sum(t["is_retweet"] for t in first) / 2000 < 0.15
+
+
+def test_jsonl_bad_bytes_odd_shapes_and_long_texts_are_rejections(tmp_path: Path) -> None:
+    good_v2 = {"id": "7", "text": "one tweet per line", "created_at": "2021-10-04T17:08:22Z",
+               "author": {"username": "@Bob"}, "lang": "und"}
+    lines = [
+        b'{"id": 5, "text": "caf\xe9", "created_at": "2021-10-04T17:08:22Z", "author_id": "1", "username": "ann"}',
+        b'{"id": 6, "text": "lone \\udce9 escape", "created_at": "2021-10-04T17:08:22Z", "username": "ann",'
+        b' "author_id": "1"}',
+        b'{"user": "not-an-object", "id": 1}',
+        b'{"data": ["not-an-object"]}',
+        json.dumps({**V1, "full_text": "x" * 100_000}).encode(),
+        json.dumps({**V1, "created_at": "yesterday"}).encode(),
+        json.dumps({**V1, "id_str": "", "id": None}).encode(),
+        json.dumps(good_v2).encode(),
+    ]
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = list(jsonl_tweets(path))
+    reasons = [item.reason if isinstance(item, RowRejected) else "ok" for _, item in items]
+    assert reasons == ["bad-encoding", "bad-encoding", "malformed-tweet", "not-a-tweet", "text-too-long",
+                       "bad-timestamp", "bad-id", "ok"]
+    assert [where for where, _ in items][:2] == ["odd.jsonl:1", "odd.jsonl:2"]
+    assert items[-1][1] == {"id": 7, "user": "Bob", "text": "one tweet per line",
+                            "created_at": dt.datetime(2021, 10, 4, 17, 8, 22, tzinfo=dt.UTC), "lang": None,
+                            "is_retweet": False, "retweet_count": None, "favorite_count": None}
+
+
+def test_v2_retweets_are_marked_from_referenced_tweets_or_the_rt_prefix(tmp_path: Path) -> None:
+    page = {"data": [
+        {"id": "1", "text": "quoted, not a retweet", "author_id": "9", "created_at": "2021-10-04T17:08:22Z",
+         "referenced_tweets": [{"type": "quoted", "id": "5"}]},
+        {"id": "2", "text": "shortened retweet text", "author_id": "9", "created_at": "2021-10-04T17:08:22Z",
+         "referenced_tweets": [{"type": "retweeted", "id": "6"}]},
+        {"id": "3", "text": "RT @someone: old style", "author_id": "9", "created_at": "2021-10-04T17:08:22Z"},
+        {"id": "4", "text": "author missing from includes", "author_id": "8", "created_at": "2021-10-04T17:08:22Z"},
+    ], "includes": {"users": [{"id": "9", "username": "nine"}]}}
+    path = tmp_path / "page.jsonl"
+    path.write_text(json.dumps(page) + "\n")
+    items = [item for _, item in jsonl_tweets(path)]
+    assert [i["is_retweet"] for i in items[:3]] == [False, True, True]
+    assert isinstance(items[3], RowRejected) and items[3].reason == "missing-user"
+
+
+def test_missing_jsonl_file_is_a_user_mistake(tmp_path: Path) -> None:
+    with pytest.raises(TrendoffError, match="no such file"):
+        list(jsonl_tweets(tmp_path / "nope.jsonl"))
+
+
+def test_estimated_rows_counts_lines_of_plain_files_only(tmp_path: Path) -> None:
+    plain = tmp_path / "t.csv"
+    plain.write_text("h\n1\n2\n3\n")
+    assert estimated_rows(plain, header_lines=1) == 3
+    gzipped = tmp_path / "t.jsonl.gz"
+    with gzip.open(gzipped, "wt") as handle:
+        handle.write("{}\n{}\n")
+    assert estimated_rows(gzipped) is None
+
+
+def test_synthetic_tweets_encode_and_carry_every_field() -> None:
+    for _, tweet in synthetic_tweets(200, users=1000, seed=1):
+        assert avro_codec.decode(avro_codec.encode(tweet)) == tweet
+        assert tweet["is_retweet"] == tweet["text"].startswith("RT @")
+    assert len({t["user"] for _, t in synthetic_tweets(5000, users=1000, seed=1)}) > 300, "many users"
