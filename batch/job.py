@@ -26,7 +26,7 @@ from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
 from trendoff.spark import spark_session
 from trendoff.view_keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
-from trendoff.words import tweet_word_counts
+from trendoff.words import user_word_counts
 
 log = logging.getLogger(__name__)
 CASSANDRA = "org.apache.spark.sql.cassandra"
@@ -57,10 +57,9 @@ def batch_view(master: DataFrame, cutoff: dt.datetime, version: int, count_retwe
         | (F.col("arrived_at").isNotNull() & (F.col("arrived_at") < F.lit(cutoff)))
     ).select("id", user_key_column(F.col("user")).alias("user"), "text", "is_retweet")
     tweets_per_user = counted.groupBy("user").agg(F.count(F.lit(1)).cast("int").alias("tweets_counted"))
-    per_word = (
-        tweet_word_counts(counted, keep=["id", "user"], count_retweets=count_retweets)
-        .groupBy("user", "word")
-        .agg(F.sum("count").cast("int").alias("n"))
+    # One row per id in the master table, so words are counted per user straight away (one shuffle).
+    per_word = user_word_counts(counted, count_retweets=count_retweets).select(
+        "user", "word", F.col("count").cast("int").alias("n")
     )
     packed = per_word.groupBy("user").agg(
         F.to_json(F.map_from_entries(F.collect_list(F.struct("word", "n")))).alias("word_counts")

@@ -92,22 +92,39 @@ def clean_text(text: Column) -> Column:
     return F.regexp_replace(cleaned, _MENTIONS, " ")
 
 
+def _candidates(text: Column) -> Column:
+    return F.regexp_extract_all(clean_text(text), F.lit(_WORD), F.lit(0))
+
+
+def _keep_word(word: Column) -> Column:
+    """Step 5 as one boolean expression; `isin` over the stop words becomes a hash-set lookup."""
+    core = F.regexp_replace(word, "^#", "")
+    base_characters = F.length(F.regexp_replace(core, r"\p{M}", ""))
+    return (base_characters > 1) & ~core.rlike(_ALL_DIGITS) & ~core.isin(*sorted(STOP_WORDS))
+
+
 def words_column(text: Column, is_retweet: Column, *, count_retweets: bool = False) -> Column:
     """array<string>: the tweet's words in order, repeats kept (an empty array for a retweet)."""
-    candidates = F.regexp_extract_all(clean_text(text), F.lit(_WORD), F.lit(0))
-    listed = F.array(*[F.lit(word) for word in sorted(STOP_WORDS)])
-
-    def keep(word: Column) -> Column:
-        core = F.regexp_replace(word, "^#", "")
-        base_characters = F.length(F.regexp_replace(core, r"\p{M}", ""))
-        return (base_characters > 1) & ~core.rlike(_ALL_DIGITS) & ~F.array_contains(listed, core)
-
-    words = F.filter(candidates, keep)
+    words = F.filter(_candidates(text), _keep_word)
     if count_retweets:
         return F.coalesce(words, F.array().cast("array<string>"))
     return F.when(F.coalesce(is_retweet, F.lit(False)), F.array().cast("array<string>")).otherwise(
         F.coalesce(words, F.array().cast("array<string>"))
     )
+
+
+def exploded_words(
+    tweets: DataFrame, *, keep: list[str], text: str = "text", is_retweet: str = "is_retweet",
+    count_retweets: bool = False,
+) -> DataFrame:
+    """One row per word occurrence: the ``keep`` columns and ``word``; the same words as words_column.
+
+    For large inputs (the batch layer): the candidates are exploded first and filtered as rows, which
+    Spark compiles to code, while a filter inside an array (a lambda) is interpreted row by row.
+    """
+    rows = tweets if count_retweets else tweets.where(~F.coalesce(F.col(is_retweet), F.lit(False)))
+    exploded = rows.select(*keep, F.explode(_candidates(F.col(text))).alias("word"))
+    return exploded.where(_keep_word(F.col("word")))
 
 
 def tweet_word_counts(
@@ -122,9 +139,7 @@ def tweet_word_counts(
 
     ``keep`` must identify the tweet (include its id): rows are grouped by them.
     """
-    exploded = tweets.select(
-        *keep, F.explode(words_column(F.col(text), F.col(is_retweet), count_retweets=count_retweets)).alias("word")
-    )
+    exploded = exploded_words(tweets, keep=keep, text=text, is_retweet=is_retweet, count_retweets=count_retweets)
     return exploded.groupBy(*keep, "word").agg(F.count(F.lit(1)).cast("int").alias("count"))
 
 
@@ -145,7 +160,5 @@ def user_word_counts(
     keyed = tweets.select(
         user_key_column(F.col(user)).alias("user"), F.col(text).alias("text"), F.col(is_retweet).alias("is_retweet")
     )
-    exploded = keyed.select(
-        "user", F.explode(words_column(F.col("text"), F.col("is_retweet"), count_retweets=count_retweets)).alias("word")
-    )
+    exploded = exploded_words(keyed, keep=["user"], count_retweets=count_retweets)
     return exploded.groupBy("user", "word").agg(F.count(F.lit(1)).alias("count"))
