@@ -158,7 +158,12 @@ def poll_user_tweets(
     ``rounds`` bounds the number of polls (None: until interrupted). Overlapping polls are harmless:
     downstream dedups by tweet id.
     """
+    # Resolved now, not on the first item: an unknown user or a refused token fails before publishing.
     ids = resolve_users(client, usernames)
+    return _polls(client, ids, poll_seconds, rounds)
+
+
+def _polls(client: tweepy.Client, ids: dict[str, str], poll_seconds: float, rounds: int | None) -> Iterator[SourceItem]:
     newest: dict[str, int] = {}
     done = 0
     while rounds is None or done < rounds:
@@ -216,6 +221,10 @@ def stream_user_tweets(token: str, usernames: list[str], max_tweets: int | None 
     if added.errors:
         problems = "; ".join(str(e.get("title") or e.get("message") or e) for e in added.errors)
         raise TrendoffError("bad-stream-rule", f"the X API did not take the rule {rule!r}: {problems}")
+    return _streamed(stream, items, max_tweets)
+
+
+def _streamed(stream: _QueueStream, items: queue.Queue[Any], max_tweets: int | None) -> Iterator[SourceItem]:
     worker = threading.Thread(
         target=stream.filter,
         kwargs={"tweet_fields": TWEET_FIELDS, "expansions": ["author_id"], "user_fields": ["username"]},

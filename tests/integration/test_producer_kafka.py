@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from confluent_kafka import Consumer
@@ -142,85 +137,3 @@ def test_synthetic_tweets_round_trip(pipeline_settings: Settings) -> None:
     messages = consume_all(pipeline_settings, 500)
     assert len(by_id(messages)) == 500
     assert all(isinstance(r["created_at"], dt.datetime) for r in by_id(messages).values())
-
-
-# --- the X API, through tweepy's real client, answered by recorded responses on a local server -------
-
-
-class RecordedXApi(BaseHTTPRequestHandler):
-    requests_seen: list[str] = []  # noqa: RUF012 - shared by the test and the server thread on purpose
-    rate_limited_once = False
-
-    def log_message(self, *args: Any) -> None:  # keep the test output clean
-        pass
-
-    def _send(self, status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body or {}).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
-        query = parse_qs(url.query)
-        type(self).requests_seen.append(self.path)
-        if self.headers.get("Authorization") != "Bearer good-token":
-            self._send(401, {"title": "Unauthorized", "detail": "Unauthorized", "status": 401})
-        elif url.path == "/2/users/by":
-            self._send(200, json.loads((FIXTURES / "users.json").read_text()))
-        elif url.path == "/2/users/2244994945/tweets":
-            if not type(self).rate_limited_once:
-                type(self).rate_limited_once = True
-                self._send(429, {"title": "Too Many Requests"}, {"x-rate-limit-reset": str(int(time.time()) + 1)})
-            elif "since_id" in query:
-                self._send(200, json.loads((FIXTURES / "user_tweets_newer.json").read_text()))
-            elif "pagination_token" in query:
-                self._send(200, json.loads((FIXTURES / "user_tweets_page2.json").read_text()))
-            else:
-                self._send(200, json.loads((FIXTURES / "user_tweets_page1.json").read_text()))
-        else:
-            self._send(404, {"title": "Not Found"})
-
-
-@pytest.fixture
-def recorded_x_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    RecordedXApi.requests_seen = []
-    RecordedXApi.rate_limited_once = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordedXApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("TRENDOFF_X_API_BASE", f"http://127.0.0.1:{server.server_address[1]}")
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_x_api_polls_pages_then_newer_tweets_and_waits_out_a_rate_limit(
-    pipeline_settings: Settings, recorded_x_api: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TRENDOFF_X_BEARER_TOKEN", "good-token")
-    argv = ["x", "--users", "@XDevelopers", "--rounds", "2", "--poll-seconds", "0.1",
-            *connection_args(pipeline_settings)]
-    assert run_main(produce_main, argv) == 0
-    records = by_id(consume_all(pipeline_settings, 4))
-    assert sorted(records) == [1455953449422516226, 1458172421115101189, 1460323737035677698, 1461000000000000000]
-    assert records[1458172421115101189]["is_retweet"] is True
-    assert records[1460323737035677698]["favorite_count"] == 520
-    assert records[1455953449422516226]["text"] == "Got feedback? We're listening &amp; we read every reply."
-    assert all(r["user"] == "XDevelopers" for r in records.values())
-    tweet_calls = [p for p in RecordedXApi.requests_seen if "/tweets" in p]
-    assert len(tweet_calls) == 4, "a 429 retried after the reset, page 2, then the since_id poll"
-    assert "since_id=1460323737035677698" in tweet_calls[-1]
-
-
-def test_x_api_refused_token_is_one_line(
-    pipeline_settings: Settings, recorded_x_api: str, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("TRENDOFF_X_BEARER_TOKEN", "stale-token")
-    assert run_main(produce_main, ["x", "--users", "XDevelopers", *connection_args(pipeline_settings)]) == 2
-    err = capsys.readouterr().err
-    assert "refused the bearer token" in err and "stale-token" not in err and "Traceback" not in err
