@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
@@ -110,12 +110,16 @@ def speed_word_rows(decided: DataFrame) -> DataFrame:
     )
 
 
+def _has_old_rows() -> Column:
+    return F.col("old_minute").isNotNull() & (F.size("old_words") > 0)
+
+
 def delete_moved_counts(recorder: streaming.ProgressRecorder, decided: DataFrame) -> int:
     """Delete the speed_words rows of counts made at a later copy of an id whose earlier copy is here.
 
     Rare (copies of one id in two partitions, seen out of order), so the keys are collected to the driver.
     """
-    moved = decided.where(F.col("old_minute").isNotNull() & (F.size("old_words") > 0)).select(
+    moved = decided.where(_has_old_rows()).select(
         "tweet_id", "old_user", "old_minute", "old_words"
     ).collect()
     if not moved:
@@ -141,11 +145,15 @@ def build_query(
         cutoff = published_cutoff(recorder)
         decided = first_arrivals_to_decide(spark, settings, tweets, cutoff, count_retweets).persist()
         try:
-            counted = decided.where(F.size("words") > 0).count()
+            # One pass fills the cache and tells whether any count has to move (rarely).
+            figures = decided.agg(
+                F.count_if(F.size("words") > 0).alias("counted"), F.count_if(_has_old_rows()).alias("moved")
+            ).first()
             timer.lap("dedup")
             # Order matters for a crash between steps: old rows go first, then the new rows, then
             # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
-            delete_moved_counts(recorder, decided)
+            if figures.moved:
+                delete_moved_counts(recorder, decided)
             # Idempotent: keyed (user, minute, word, tweet id), a replay overwrites the same rows with
             # the same counts (no counters); the TTL comes from the table default.
             streaming.write_table(speed_word_rows(decided), settings, "speed_words", **streaming.WIDE_WRITES)
@@ -158,7 +166,7 @@ def build_query(
             timer.lap("seen")
         finally:
             decided.unpersist()
-        return {"tweets_counted": counted}
+        return {"tweets_counted": figures.counted}
 
     handle = streaming.micro_batch_handler(JOB, settings, recorder, process_tweets)
     stream = streaming.kafka_stream(spark, settings, JOB, options)
