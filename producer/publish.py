@@ -35,7 +35,8 @@ class PublishSummary:
     failed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     shown: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    # Why messages failed, and how many failed that way (one broker problem fails thousands alike).
+    failures: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -50,7 +51,7 @@ class PublishSummary:
             lines.extend(f"  {line}" for line in self.shown)
             if skipped > len(self.shown):
                 lines.append(f"  ... and {skipped - len(self.shown):,} more")
-        lines.extend(f"  delivery failed: {line}" for line in self.failures[:SHOWN_REJECTIONS])
+        lines.extend(f"  delivery failed: {why} ({n:,})" for why, n in self.failures.most_common(SHOWN_REJECTIONS))
         return lines
 
 
@@ -118,7 +119,7 @@ class Publisher:
             self.summary.delivered += 1
         else:
             self.summary.failed += 1
-            self.summary.failures.append(f"partition {message.partition()}: {error.str()}")
+            self.summary.failures[error.str()] += 1
 
     def reject(self, where: str, rejected: RowRejected) -> None:
         self.summary.skipped[rejected.reason] += 1
@@ -161,7 +162,7 @@ class Publisher:
                     retry.append(message)
                 else:
                     self.summary.failed += 1
-                    self.summary.failures.append(f"not queued: {error.str()}")
+                    self.summary.failures[f"not queued: {error.str()}"] += 1
             pending = retry
             # Serve delivery reports; when some did not fit, block a little so the queue drains.
             self.producer.poll(0.5 if retry else 0)
@@ -206,5 +207,5 @@ class Publisher:
         stuck = len(self.producer)
         if stuck:
             self.summary.failed += stuck
-            self.summary.failures.append(f"{stuck} messages not delivered within {timeout_seconds:.0f} s")
+            self.summary.failures[f"no delivery report within {timeout_seconds:.0f} s"] += stuck
         self.summary.seconds = time.monotonic() - self._started

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -10,15 +12,14 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer
+from confluent_kafka.admin import NewTopic
 
-from trendoff import avro_codec
+from trendoff import avro_codec, topics
 from trendoff.cli import run_main
 from trendoff.config import Settings
 from trendoff.producer.main import main as produce_main
 from trendoff.producer.sources import csv_tweets, jsonl_tweets
 from trendoff.tweet_columns import PRESETS
-
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "x_api"
 
 
 def consume_all(settings: Settings, expected: int, timeout_seconds: float = 30) -> list[Any]:
@@ -118,6 +119,9 @@ def test_bad_rows_are_counted_and_shown_and_the_rest_is_sent(
         (["csv", "/no/such/file.csv"], "no such file"),
         (["csv", "{data}/fivethirtyeight_twitter_ratio/BarackObama.csv", "--text-col", "body"], "no column 'body'"),
         (["x", "--users", "someone"], "TRENDOFF_X_BEARER_TOKEN"),
+        (["jsonl", "/no/such/tweets.jsonl.gz"], "no such file"),
+        (["csv", "{data}/fivethirtyeight_twitter_ratio/BarackObama.csv", "--encoding", "klingon"], "klingon"),
+        (["csv", "{data}/fivethirtyeight_twitter_ratio"], "is not a file"),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(
@@ -137,3 +141,110 @@ def test_synthetic_tweets_round_trip(pipeline_settings: Settings) -> None:
     messages = consume_all(pipeline_settings, 500)
     assert len(by_id(messages)) == 500
     assert all(isinstance(r["created_at"], dt.datetime) for r in by_id(messages).values())
+
+
+FOLLOWTHEHASHTAG_HEADER = (
+    "Tweet Id,Date,Hour,User Name,Nickname,Bio,Tweet content,Favs,RTs,Latitude,Longitude,Country,"
+    "Place (as appears on Bio),Profile picture,Followers,Following,Listed,Tweet language (ISO 639-1),Tweet Url"
+)
+
+
+def test_followthehashtag_export_is_detected_and_round_trips(
+    pipeline_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        FOLLOWTHEHASHTAG_HEADER + "\n"
+        '721318437075685382,2016-04-16,12:44,Bill S,@BillSchulhoff,"Weather, NY",'
+        '"Wind 3.2 mph NNE.\nBarometer 30.20 in, Rising slowly.",,2,40.77,-73.06,US,"Holtsville, NY",'
+        "http://pbs.twimg.com/a.jpg,386,1,24,en,http://twitter.com/BillSchulhoff/status/721318437075685382\n"
+        "721318436429881344,2016-04-16,12:44,Jo,jo_ny,,RT @mets: Lets go,3,1000,,,US,,,10,20,0,en,\n",
+        encoding="utf-8",
+    )
+    assert run_main(produce_main, ["csv", str(path), *connection_args(pipeline_settings)]) == 0
+    assert "read 2, sent 2, delivered 2, failed 0, skipped 0" in capsys.readouterr().out
+    records = by_id(consume_all(pipeline_settings, 2))
+    assert records == {
+        721318437075685382: {
+            "id": 721318437075685382, "user": "BillSchulhoff",
+            "text": "Wind 3.2 mph NNE.\nBarometer 30.20 in, Rising slowly.",
+            "created_at": dt.datetime(2016, 4, 16, 12, 44, tzinfo=dt.UTC), "lang": "en", "is_retweet": False,
+            "retweet_count": 2, "favorite_count": None,
+        },
+        721318436429881344: {
+            "id": 721318436429881344, "user": "jo_ny", "text": "RT @mets: Lets go",
+            "created_at": dt.datetime(2016, 4, 16, 12, 44, tzinfo=dt.UTC), "lang": "en", "is_retweet": True,
+            "retweet_count": 1000, "favorite_count": 3,
+        },
+    }
+
+
+def test_any_csv_through_column_options_round_trips(pipeline_settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_bytes(
+        "tid;handle;body;stamp;language;shared;rt_count;likes\n"
+        "11;@Ann;Caf\u00e9 \u00e0 Paris;17/03/2019 08:15;fr;No;5;12\n"
+        "12;Ann;second one;17/03/2019 08:16;;YES;;\n".encode("latin-1")
+    )
+    # Semicolons are not commas: the file is read as one column, so the named columns are missing.
+    argv = ["csv", str(path), "--format", "columns", "--encoding", "latin-1", "--id-col", "tid", "--user-col",
+            "handle", "--text-col", "body", "--time-col", "stamp", "--time-format", "%d/%m/%Y %H:%M",
+            "--lang-col", "language", "--retweet-col", "shared", "--retweets-col", "rt_count",
+            "--favorites-col", "likes", *connection_args(pipeline_settings)]
+    assert run_main(produce_main, argv) == 2
+    path.write_bytes(path.read_bytes().replace(b";", b","))
+    assert run_main(produce_main, argv) == 0
+    assert by_id(consume_all(pipeline_settings, 2)) == {
+        11: {"id": 11, "user": "Ann", "text": "Caf\u00e9 \u00e0 Paris",
+             "created_at": dt.datetime(2019, 3, 17, 8, 15, tzinfo=dt.UTC), "lang": "fr", "is_retweet": False,
+             "retweet_count": 5, "favorite_count": 12},
+        12: {"id": 12, "user": "Ann", "text": "second one",
+             "created_at": dt.datetime(2019, 3, 17, 8, 16, tzinfo=dt.UTC), "lang": None, "is_retweet": True,
+             "retweet_count": None, "favorite_count": None},
+    }
+
+
+def test_rate_limits_the_replay(pipeline_settings: Settings, tmp_path: Path) -> None:
+    argv = ["synthetic", "--tweets", "30", "--users", "3", "--rate", "50", *connection_args(pipeline_settings)]
+    started = time.monotonic()
+    assert run_main(produce_main, argv) == 0
+    assert time.monotonic() - started >= 29 / 50, "30 tweets at 50/s take at least 0.58 s"
+    messages = consume_all(pipeline_settings, 30)
+    assert len(messages) == 30
+    for key in {m.key() for m in messages}:  # each user's tweets keep the generator's order
+        ids = [avro_codec.decode(m.value())["id"] for m in sorted(messages, key=lambda m: m.offset())
+               if m.key() == key]
+        assert ids == sorted(ids)
+
+
+def test_undelivered_messages_mean_exit_1(
+    stack_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broker that refuses every message (topic limit below one record) is reported, not lost silently."""
+    topic = f"tiny_{uuid.uuid4().hex[:10]}"
+    admin = topics.admin_client(stack_settings.bootstrap_servers)
+    config = {**topics.TOPIC_CONFIG, "max.message.bytes": "20"}
+    admin.create_topics([NewTopic(topic, num_partitions=1, config=config)])[topic].result(timeout=30)
+    try:
+        argv = ["synthetic", "--tweets", "5", "--users", "2", "--bootstrap", stack_settings.bootstrap_servers,
+                "--topic", topic]
+        assert run_main(produce_main, argv) == 1
+        captured = capsys.readouterr()
+        assert "read 5, sent 5, delivered 0, failed 5" in captured.out
+        assert "  delivery failed: Broker: Message size too large (5)" in captured.out.splitlines()
+        assert "5 messages were not delivered" in captured.err
+    finally:
+        topics.delete_topic(stack_settings.bootstrap_servers, topic)
+
+
+def test_python_m_and_the_trendoff_command_run_the_producer(pipeline_settings: Settings, tmp_path: Path) -> None:
+    missing = subprocess.run([sys.executable, "-m", "trendoff.producer", "jsonl", str(tmp_path / "gone.jsonl")],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"trendoff: error: {tmp_path / 'gone.jsonl'}: no such file"
+    done = subprocess.run(["trendoff", "produce", "synthetic", "--tweets", "7", "--users", "2",
+                           *connection_args(pipeline_settings)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("read 7, sent 7, delivered 7, failed 0, skipped 0")
+    assert len(consume_all(pipeline_settings, 7)) == 7
