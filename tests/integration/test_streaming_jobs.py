@@ -17,6 +17,7 @@ from trendoff import avro_codec
 from trendoff.config import Settings
 from trendoff.ingest.job import build_query as ingest_query
 from trendoff.speed.job import build_query as speed_query
+from trendoff.speed.job import main as speed_main
 from trendoff.streaming import StreamOptions, run_query, stop_query
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import tweet_word_counts
@@ -82,12 +83,16 @@ def speed_totals(spark: SparkSession, settings: Settings) -> Counter[tuple[str, 
     return Counter({(r.user, r.word): r.n for r in rows})
 
 
-def expected_totals(spark: SparkSession, tweets: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
+def expected_totals(
+    spark: SparkSession, tweets: list[dict[str, Any]], count_retweets: bool = False
+) -> Counter[tuple[str, str]]:
     """The word rule applied to the raw input, each id once."""
     unique = list({t["id"]: t for t in tweets}.values())
     frame = spark.createDataFrame([(t["id"], t["user"], t["text"], t["is_retweet"]) for t in unique],
                                   "id long, user string, text string, is_retweet boolean")
-    counts = tweet_word_counts(frame.withColumn("user", user_key(F.col("user"))), keep=["id", "user"])
+    counts = tweet_word_counts(
+        frame.withColumn("user", user_key(F.col("user"))), keep=["id", "user"], count_retweets=count_retweets
+    )
     rows = counts.groupBy("user", "word").agg(F.sum("count").alias("n")).collect()
     return Counter({(r.user, r.word): r.n for r in rows})
 
@@ -217,3 +222,22 @@ def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
     assert (seen.kafka_partition, seen.kafka_offset, seen.arrival_minute) == (0, 40, row.arrived_at.replace(
         second=0, microsecond=0))
     assert speed_totals(spark, settings) == expected_totals(spark, [*filler, earlier])
+
+
+def test_the_command_line_counts_retweets_on_request_and_a_reset_replay_adds_nothing(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    tweets = make_tweets(40, ["frank", "Grace"], seed=6, first_id=30_000)
+    assert any(t["is_retweet"] for t in tweets)
+    produce(settings, tweets)
+    argv = ["--bootstrap", settings.bootstrap_servers, "--cassandra", ",".join(settings.cassandra_contact_points),
+            "--keyspace", settings.keyspace, "--topic", settings.topic, "--until-idle",
+            "--checkpoint", str(tmp_path / "speed"), "--max-offsets-per-trigger", "100", "--count-retweets"]
+    assert speed_main(argv) == 0
+    with_retweets = expected_totals(spark, tweets, count_retweets=True)
+    assert with_retweets != expected_totals(spark, tweets)
+    assert speed_totals(spark, settings) == with_retweets
+    # --reset reads the whole topic again: every message is its own first arrival, rewritten in place.
+    assert speed_main([*argv, "--reset"]) == 0
+    assert speed_totals(spark, settings) == with_retweets
