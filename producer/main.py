@@ -12,7 +12,7 @@ from trendoff.config import add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
-from trendoff.tweet_columns import add_column_options, spec_from_args
+from trendoff.tweet_columns import MAX_TEXT_CHARS, add_column_options, spec_from_args
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,16 @@ def _positive(kind: type) -> object:
     return parse
 
 
+BAD_ROWS_HELP = (
+    "A bad row is skipped, counted by reason and the first few are shown: malformed-row, bad-encoding, "
+    f"missing-user, empty-text, text-too-long (over {MAX_TEXT_CHARS:,} characters, X's long-post limit), "
+    "bad-timestamp, bad-id, bad-flag, bad-count (JSON lines also malformed-json, not-a-tweet, malformed-tweet). "
+    "A missing id is derived from user + time + text, the same "
+    "on every replay. Exit code 0 when every tweet read was delivered (or skipped), 1 when a delivery failed, "
+    "2 for a mistake in the command (missing file, unknown column)."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trendoff produce", description=__doc__)
     sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
@@ -38,14 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--limit", type=_positive(int), help="stop after this many input rows")
     add_connection_options(common)
 
-    csv_parser = sources.add_parser("csv", parents=[common], help="replay a CSV of tweets")
+    csv_parser = sources.add_parser("csv", parents=[common], help="replay a CSV of tweets", epilog=BAD_ROWS_HELP)
     csv_parser.add_argument("path", type=Path)
     add_column_options(csv_parser)
 
-    jsonl = sources.add_parser("jsonl", parents=[common], help="replay JSON lines (.gz too) of API tweet objects")
+    jsonl = sources.add_parser("jsonl", parents=[common], help="replay JSON lines (.gz too) of API tweet objects",
+                               epilog=BAD_ROWS_HELP)
     jsonl.add_argument("path", type=Path)
 
-    x_api = sources.add_parser("x", parents=[common], help="tweets of named users from the X API v2")
+    x_api = sources.add_parser(
+        "x", parents=[common], help="tweets of named users from the X API v2",
+        description="Recent tweets of the named users, then newer ones every --poll-seconds (since_id), or with "
+        "--follow the filtered stream. Needs an X API v2 bearer token in TRENDOFF_X_BEARER_TOKEN; rate limits "
+        "are waited out.",
+    )
     x_api.add_argument("--users", required=True, help="comma-separated screen names")
     x_api.add_argument("--follow", action="store_true", help="use the filtered stream (plans that include it)")
     x_api.add_argument("--poll-seconds", type=_positive(float), default=60.0, help="polling interval (default 60)")
