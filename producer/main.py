@@ -119,4 +119,4 @@ def main(argv: Sequence[str]) -> int:
     if summary.failed:
         print(f"trendoff: {summary.failed} messages were not delivered", file=sys.stderr)
         return 1
-    return 0
+    return 130 if summary.interrupted else 0

@@ -22,6 +22,7 @@ SHOWN_REJECTIONS = 5
 PROGRESS_EVERY_SECONDS = 5.0
 # librdkafka's local queue is capped, so a fast source waits for the broker instead of filling memory.
 QUEUE_MAX_MESSAGES = 100_000
+QUEUE_MAX_KBYTES = 64 * 1024
 PRODUCE_BATCH = 1000
 
 
@@ -38,6 +39,7 @@ class PublishSummary:
     # Why messages failed, and how many failed that way (one broker problem fails thousands alike).
     failures: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    interrupted: bool = False
 
     def lines(self) -> list[str]:
         rate = self.delivered / self.seconds if self.seconds > 0 else 0.0
@@ -81,6 +83,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "batch.num.messages": 10_000,
         "compression.type": "lz4",
         "queue.buffering.max.messages": QUEUE_MAX_MESSAGES,
+        # The default (1 GiB) would let a replay of long texts grow the process far past its usual size.
+        "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
         "message.timeout.ms": 120_000,
         "log_level": 3,
     }
@@ -194,6 +198,10 @@ class Publisher:
                     self.reject(where, item)
                 else:
                     self.send(item, where)
+        except KeyboardInterrupt:
+            # Ctrl-C is how a user ends `produce x`: what was read is still delivered and summarised.
+            self.summary.interrupted = True
+            log.warning("interrupted: delivering what was already read, then stopping")
         finally:
             self.close()
         return self.summary

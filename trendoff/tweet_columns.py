@@ -407,10 +407,17 @@ class RowReader:
 
 def row_to_tweet(row: Mapping[str, str], spec: ColumnSpec) -> dict[str, Any]:
     """One CSV row (column -> value) as a Tweet record, or RowRejected saying why not."""
+    # csv.DictReader gives None for the fields of a short row and a list under None for surplus ones;
+    # iter_csv_rows rejects both the same way.
+    for column in spec.columns():
+        if row.get(column) is None:
+            raise RowRejected("malformed-row", f"the row has no value for column {column!r}")
+    if None in row:
+        raise RowRejected("malformed-row", "the row has more fields than the header")
     for column, raw in row.items():
         if raw and _SURROGATES.search(raw):  # rows from anywhere: always checked
             raise RowRejected("bad-encoding", f"{column} has bytes that are not {spec.encoding}; pass --encoding")
-    return RowReader(spec, list(row)).tweet(list(row.values()))
+    return RowReader(spec, list(row)).tweet([raw or "" for raw in row.values()])
 
 
 def _row_id(raw: str, spec: ColumnSpec, user: str, created_at: dt.datetime, text: str) -> int:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from trendoff import avro_codec, topics
 from trendoff.cli import run_main
 from trendoff.config import Settings
 from trendoff.producer.main import main as produce_main
-from trendoff.producer.sources import csv_tweets, jsonl_tweets
+from trendoff.producer.publish import Publisher
+from trendoff.producer.sources import SourceItem, csv_tweets, jsonl_tweets, synthetic_tweets
 from trendoff.tweet_columns import PRESETS
 
 
@@ -248,3 +250,16 @@ def test_python_m_and_the_trendoff_command_run_the_producer(pipeline_settings: S
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("read 7, sent 7, delivered 7, failed 0, skipped 0")
     assert len(consume_all(pipeline_settings, 7)) == 7
+
+
+def test_ctrl_c_still_delivers_what_was_read(pipeline_settings: Settings) -> None:
+    def source_stopped_by_the_user() -> Iterator[SourceItem]:
+        for number, item in enumerate(synthetic_tweets(10, users=2, seed=4)):
+            if number == 3:
+                raise KeyboardInterrupt
+            yield item
+
+    summary = Publisher(pipeline_settings).run(source_stopped_by_the_user())
+    assert summary.interrupted and (summary.read, summary.sent, summary.delivered) == (3, 3, 3)
+    expected = [tweet for _, tweet in synthetic_tweets(3, users=2, seed=4)]
+    assert sorted(by_id(consume_all(pipeline_settings, 3)).values(), key=lambda t: t["id"]) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 from pathlib import Path
 
@@ -237,3 +238,16 @@ def test_a_bad_byte_costs_one_row_not_the_file(tmp_path: Path) -> None:
     latin1 = spec_from_args(parse(["--encoding", "latin-1", "--id-col", "id", "--user-col", "who", "--text-col",
                                    "body", "--time-col", "when", "--time-format", "epoch-s"]), path)
     assert [row_to_tweet(row, latin1)["text"] for _, row in iter_csv_rows(path, latin1)] == ["caf\u00e9", "fine"]
+
+
+def test_short_dictreader_rows_are_malformed_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("id,who,body,when\n1,ann,hi\n2,bob,hello,5,surplus\n")
+    spec = ColumnSpec(id_col="id", user_col="who", text_col="body", time_col="when", time_format="epoch-s")
+    with path.open(newline="") as handle:
+        short, long = list(csv.DictReader(handle))
+    with pytest.raises(RowRejected, match="no value for column 'when'") as rejected:
+        row_to_tweet(short, spec)
+    assert rejected.value.reason == "malformed-row"
+    with pytest.raises(RowRejected, match="more fields than the header"):
+        row_to_tweet(long, spec)
