@@ -111,7 +111,9 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
     items, total = source_items(args)
-    publisher = Publisher(settings, rate=args.rate, total=total, total_exact=args.source == "synthetic")
+    publisher = Publisher(
+        settings, rate=args.rate, total=total, total_exact=args.source == "synthetic", live=args.source == "x"
+    )
     log.info("publishing to topic %s on %s", settings.topic, settings.bootstrap_servers)
     summary = publisher.run(_limited(items, args.limit))
     for line in summary.lines():

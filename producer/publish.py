@@ -94,10 +94,20 @@ class Publisher:
     """Sends records to the topic and counts what happened to each of them."""
 
     def __init__(
-        self, settings: Settings, rate: float | None = None, total: int | None = None, total_exact: bool = True
+        self,
+        settings: Settings,
+        rate: float | None = None,
+        total: int | None = None,
+        total_exact: bool = True,
+        live: bool = False,
     ) -> None:
-        """``total`` (how many items the source will yield, exact or estimated) gives progress an ETA."""
+        """``total`` (how many items the source will yield, exact or estimated) gives progress an ETA.
+
+        ``live``: the source waits for new tweets (the X API), so each one is handed to Kafka at once
+        instead of waiting in a batch for the next thousand.
+        """
         self.settings = settings
+        self.batch_size = 1 if live or rate else PRODUCE_BATCH
         self.total_exact = total_exact
         self.topic = settings.topic
         self.summary = PublishSummary()
@@ -142,8 +152,8 @@ class Publisher:
         self.limiter.wait()
         self._pending.append(message)
         # Unthrottled replays hand messages to librdkafka in batches (one call per batch is much cheaper
-        # than one per message); a rate-limited replay sends each one at its time.
-        if len(self._pending) >= (1 if self.limiter.interval else PRODUCE_BATCH):
+        # than one per message); rate-limited and live sources send each one at its time.
+        if len(self._pending) >= self.batch_size:
             self._produce_pending()
 
     def _produce_pending(self) -> None:

@@ -263,3 +263,19 @@ def test_ctrl_c_still_delivers_what_was_read(pipeline_settings: Settings) -> Non
     assert summary.interrupted and (summary.read, summary.sent, summary.delivered) == (3, 3, 3)
     expected = [tweet for _, tweet in synthetic_tweets(3, users=2, seed=4)]
     assert sorted(by_id(consume_all(pipeline_settings, 3)).values(), key=lambda t: t["id"]) == expected
+
+
+def test_a_live_source_publishes_each_tweet_before_the_next_arrives(pipeline_settings: Settings) -> None:
+    seen_while_waiting: list[int] = []
+
+    def slow_live_source() -> Iterator[SourceItem]:
+        tweets = synthetic_tweets(3, users=2, seed=8)
+        yield next(tweets)
+        yield next(tweets)
+        # A poll loop sleeping until the next poll: what was read must already be on the topic.
+        seen_while_waiting.append(len(consume_all(pipeline_settings, 2, timeout_seconds=15)))
+        yield next(tweets)
+
+    summary = Publisher(pipeline_settings, live=True).run(slow_live_source())
+    assert seen_while_waiting == [2]
+    assert (summary.read, summary.delivered) == (3, 3)
