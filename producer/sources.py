@@ -93,7 +93,10 @@ def v1_tweet(obj: dict[str, Any]) -> dict[str, Any]:
     user = (obj.get("user") or {}).get("screen_name")
     if not user:
         raise RowRejected("missing-user", "no user.screen_name")
-    text = obj.get("full_text") or obj.get("text") or ""
+    # Streamed v1.1 objects cut `text` at 140 characters and carry the whole in extended_tweet.
+    extended = obj.get("extended_tweet")
+    text = (extended.get("full_text") if isinstance(extended, dict) else None) or obj.get("full_text") or (
+        obj.get("text") or "")
     return _record(obj.get("id_str") or obj.get("id"), user, text, obj.get("created_at"), obj.get("lang"),
                    bool(obj.get("retweeted_status")) or is_retweet_text(text),
                    obj.get("retweet_count"), obj.get("favorite_count"))

@@ -131,3 +131,16 @@ def test_synthetic_tweets_encode_and_carry_every_field() -> None:
         assert avro_codec.decode(avro_codec.encode(tweet)) == tweet
         assert tweet["is_retweet"] == tweet["text"].startswith("RT @")
     assert len({t["user"] for _, t in synthetic_tweets(5000, users=1000, seed=1)}) > 300, "many users"
+
+
+def test_streamed_v1_objects_use_the_extended_text(tmp_path: Path) -> None:
+    streamed = {"created_at": "Wed Oct 10 20:19:24 +0000 2018", "id_str": "1050118621198921728",
+                "text": "To make room for more expression, we will now count all emojis as equal\u2026 https://t.co/x",
+                "truncated": True, "user": {"screen_name": "@TwitterAPI"},
+                "extended_tweet": {"full_text": "To make room for more expression, we will now count all emojis "
+                                                "as equal\u2014including those with gender and skin tone."}}
+    path = tmp_path / "stream.jsonl"
+    path.write_text(json.dumps(streamed) + "\n", encoding="utf-8")
+    [(_, tweet)] = list(jsonl_tweets(path))
+    assert tweet["text"].endswith("gender and skin tone.") and tweet["user"] == "TwitterAPI"
+    assert tweet["id"] == 1050118621198921728 and tweet["lang"] is None and tweet["retweet_count"] is None
