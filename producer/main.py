@@ -101,10 +101,11 @@ def source_items(args: argparse.Namespace) -> tuple[Iterator[SourceItem], int | 
     usernames = [name.strip().lstrip("@") for name in args.users.split(",") if name.strip()]
     if not usernames:
         raise TrendoffError("no-users", "--users needs at least one screen name")
-    token = x_api.bearer_token()
+    token, base_url = x_api.bearer_token(), x_api.api_base()
     if args.follow:
-        return x_api.stream_user_tweets(token, usernames, max_tweets=args.limit), args.limit
-    return x_api.poll_user_tweets(x_api.x_client(token), usernames, args.poll_seconds, args.rounds), None
+        return x_api.stream_user_tweets(token, usernames, max_tweets=args.limit, base_url=base_url), args.limit
+    client = x_api.x_client(token, base_url)
+    return x_api.poll_user_tweets(client, usernames, args.poll_seconds, args.rounds), None
 
 
 def main(argv: Sequence[str]) -> int:

@@ -49,16 +49,20 @@ def bearer_token() -> str:
     return token
 
 
-def _redirect(session: requests.Session) -> None:
-    base = os.environ.get(API_BASE_VARIABLE)
-    if base:
-        session.mount(X_API_HOST, _RedirectAdapter(base))
+def api_base() -> str | None:
+    """The base URL that replaces the X API host, when TRENDOFF_X_API_BASE is set."""
+    return os.environ.get(API_BASE_VARIABLE) or None
 
 
-def x_client(token: str) -> tweepy.Client:
+def _redirect(session: requests.Session, base_url: str | None) -> None:
+    if base_url:
+        session.mount(X_API_HOST, _RedirectAdapter(base_url))
+
+
+def x_client(token: str, base_url: str | None = None) -> tweepy.Client:
     # wait_on_rate_limit: tweepy sleeps until the window resets instead of failing on HTTP 429.
     client = tweepy.Client(bearer_token=token, wait_on_rate_limit=True)
-    _redirect(client.session)
+    _redirect(client.session, base_url)
     return client
 
 
@@ -180,10 +184,10 @@ def _polls(client: tweepy.Client, ids: dict[str, str], poll_seconds: float, roun
 class _QueueStream(tweepy.StreamingClient):
     """Hands each streamed response to a queue the producer's thread reads."""
 
-    def __init__(self, token: str, items: queue.Queue[Any]) -> None:
+    def __init__(self, token: str, items: queue.Queue[Any], base_url: str | None) -> None:
         super().__init__(token, wait_on_rate_limit=True)
         self.items = items
-        _redirect(self.session)
+        _redirect(self.session, base_url)
 
     def on_response(self, response: Any) -> None:
         if response.data is not None:
@@ -207,10 +211,13 @@ class _QueueStream(tweepy.StreamingClient):
         self.items.put(exception)
 
 
-def stream_user_tweets(token: str, usernames: list[str], max_tweets: int | None = None) -> Iterator[SourceItem]:
+def stream_user_tweets(
+    token: str, usernames: list[str], max_tweets: int | None = None, base_url: str | None = None
+) -> Iterator[SourceItem]:
     """Tweets of the named users from the filtered stream (needs a plan that has it)."""
+    # Bounded: when Kafka is slower than the stream, tweepy's thread waits instead of piling up tweets.
     items: queue.Queue[Any] = queue.Queue(maxsize=10_000)
-    stream = _QueueStream(token, items)
+    stream = _QueueStream(token, items, base_url)
     rule = " OR ".join(f"from:{name}" for name in usernames)
     # Our rule carries a tag, so a restart replaces it instead of piling up rules on the account.
     current = _call("reading the stream rules", stream.get_rules).data or []
