@@ -9,6 +9,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
+from cassandra.cluster import Session
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 JOB = "ingest"
 
 
-def land_tweets(spark: SparkSession, settings: Settings, tweets: DataFrame) -> int:
+def land_tweets(spark: SparkSession, settings: Settings, session: Session, tweets: DataFrame) -> int:
     """Upsert the micro-batch's tweets into `tweets` by id, keeping each id's first arrival.
 
     The whole row is the first arrival's message (its 8 fields and where and when it arrived): a later
@@ -32,33 +33,41 @@ def land_tweets(spark: SparkSession, settings: Settings, tweets: DataFrame) -> i
     message) and writes the same values again. A csv-loaded row (no arrival) takes the message's
     fields and arrival and keeps its csv_loaded flag: it stays history, counted by batch only.
     """
-    firsts = streaming.first_arrivals(tweets)
-    existing = streaming.read_table(spark, settings, "tweets", direct_join=True).select(
-        "id",
-        F.col("arrived_at").alias("old_arrived_at"),
-        F.col("kafka_partition").alias("old_partition"),
-        F.col("kafka_offset").alias("old_offset"),
-    )
-    joined = firsts.join(existing, "id", "left")
+    firsts = streaming.first_arrivals(tweets).persist()
+    try:
+        ids = [row.id for row in firsts.select("id").collect()]
+        existing = streaming.lookup_by_id(
+            spark, session, settings, "tweets",
+            "id long, arrived_at timestamp, kafka_partition int, kafka_offset long", ids,
+        ).select(
+            "id",
+            F.col("arrived_at").alias("old_arrived_at"),
+            F.col("kafka_partition").alias("old_partition"),
+            F.col("kafka_offset").alias("old_offset"),
+        )
+        return _write_first_arrivals(settings, firsts.join(existing, "id", "left"))
+    finally:
+        firsts.unpersist()
+
+
+def _write_first_arrivals(settings: Settings, joined: DataFrame) -> int:
     old_is_earlier = F.col("old_arrived_at").isNotNull() & streaming.earlier(
         [F.col("old_arrived_at"), F.col("old_partition"), F.col("old_offset")],
         [F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset")],
     )
-    rows = joined.where(~old_is_earlier).select(*streaming.TWEET_FIELDS, *streaming.ARRIVAL_COLUMNS).persist()
-    try:
-        count = rows.count()
-        if count:
-            streaming.write_table(rows, settings, "tweets")
-        return count
-    finally:
-        rows.unpersist()
+    # No cache here: the micro-batch's first arrivals are cached and the lookup is a broadcast join.
+    rows = joined.where(~old_is_earlier).select(*streaming.TWEET_FIELDS, *streaming.ARRIVAL_COLUMNS)
+    count = rows.count()
+    if count:
+        streaming.write_table(rows, settings, "tweets")
+    return count
 
 
 def build_query(spark: SparkSession, settings: Settings, options: streaming.StreamOptions) -> StreamingQuery:
     recorder = streaming.ProgressRecorder(settings, JOB)
 
     def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
-        landed = land_tweets(spark, settings, tweets)
+        landed = land_tweets(spark, settings, recorder.session, tweets)
         timer.lap("land")
         return {"tweets_landed": landed}
 

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+from cassandra.cluster import Session
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -42,18 +43,29 @@ def published_cutoff(recorder: streaming.ProgressRecorder) -> dt.datetime | None
 
 
 def first_arrivals_to_decide(
-    spark: SparkSession, settings: Settings, tweets: DataFrame, cutoff: dt.datetime | None, count_retweets: bool
+    spark: SparkSession,
+    settings: Settings,
+    session: Session,
+    firsts: DataFrame,
+    cutoff: dt.datetime | None,
+    count_retweets: bool,
 ) -> DataFrame:
     """The micro-batch's tweets that are their id's first arrival, with what to do about each.
 
-    One row per id, for ids whose earliest copy in this micro-batch is earlier than (or the very
-    message of) the arrival in `speed_seen`. Columns: the tweet's arrival columns, ``user`` (the
-    view key), ``arrival_minute``, ``tweet_id``, ``words`` (array, repeats kept; empty when the published
-    batch already counts the tweet), and ``old_user``/``old_minute``/``old_words`` when an earlier
-    copy replaces a count made at a later one (rows to delete first).
+    ``firsts``: the micro-batch's earliest copy of each id (streaming.first_arrivals). Returns one
+    row per id whose copy here is earlier than (or the very message of) the arrival in `speed_seen`.
+    Columns: the tweet's arrival columns, ``user`` (the view key), ``arrival_minute``, ``tweet_id``,
+    ``words`` (array, repeats kept; empty when the published batch already counts the tweet), and
+    ``old_user``/``old_minute``/``old_words`` when an earlier copy replaces a count made at a later
+    one (rows to delete first).
     """
-    firsts = streaming.first_arrivals(tweets)
-    seen = streaming.read_table(spark, settings, "speed_seen", direct_join=True).select(
+    ids = [row.id for row in firsts.select("id").collect()]
+    seen = streaming.lookup_by_id(
+        spark, session, settings, "speed_seen",
+        "id long, kafka_partition int, kafka_offset long, arrived_at timestamp, user string, "
+        "arrival_minute timestamp, words array<string>",
+        ids,
+    ).select(
         "id",
         F.col("kafka_partition").alias("seen_partition"),
         F.col("kafka_offset").alias("seen_offset"),
@@ -62,9 +74,9 @@ def first_arrivals_to_decide(
         F.col("arrival_minute").alias("old_minute"),
         F.col("words").alias("old_words"),
     )
-    master = streaming.read_table(spark, settings, "tweets", direct_join=True).select(
-        "id", F.col("csv_loaded"), F.col("arrived_at").alias("master_arrived_at")
-    )
+    master = streaming.lookup_by_id(
+        spark, session, settings, "tweets", "id long, csv_loaded boolean, arrived_at timestamp", ids
+    ).select("id", F.col("csv_loaded"), F.col("arrived_at").alias("master_arrived_at"))
     joined = firsts.join(seen, "id", "left").join(master, "id", "left")
     same_message = (F.col("seen_partition") == F.col("kafka_partition")) & (
         F.col("seen_offset") == F.col("kafka_offset")
@@ -143,7 +155,8 @@ def build_query(
 
     def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
         cutoff = published_cutoff(recorder)
-        decided = first_arrivals_to_decide(spark, settings, tweets, cutoff, count_retweets).persist()
+        firsts = streaming.first_arrivals(tweets).persist()
+        decided = first_arrivals_to_decide(spark, settings, recorder.session, firsts, cutoff, count_retweets).persist()
         try:
             # One pass fills the cache and tells whether any count has to move (rarely).
             figures = decided.agg(
@@ -166,6 +179,7 @@ def build_query(
             timer.lap("seen")
         finally:
             decided.unpersist()
+            firsts.unpersist()
         return {"tweets_counted": figures.counted}
 
     handle = streaming.micro_batch_handler(JOB, settings, recorder, process_tweets)
