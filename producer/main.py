@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -75,10 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _limited(items: Iterator[SourceItem], limit: int | None) -> Iterator[SourceItem]:
-    for count, item in enumerate(items):
-        if limit is not None and count >= limit:
-            return
-        yield item
+    # islice stops without asking for one more item: a live source would otherwise wait for a tweet.
+    return items if limit is None else itertools.islice(items, limit)
 
 
 def _estimate(path: Path, header_lines: int, limit: int | None) -> int | None:

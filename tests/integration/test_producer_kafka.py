@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import subprocess
 import sys
 import time
@@ -279,3 +280,14 @@ def test_a_live_source_publishes_each_tweet_before_the_next_arrives(pipeline_set
     summary = Publisher(pipeline_settings, live=True).run(slow_live_source())
     assert seen_while_waiting == [2]
     assert (summary.read, summary.delivered) == (3, 3)
+
+
+def test_limit_stops_after_that_many_rows(
+    pipeline_settings: Settings, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = data_dir / "fivethirtyeight_twitter_ratio" / "realDonaldTrump.csv"
+    argv = ["csv", str(path), "--limit", "25", *connection_args(pipeline_settings)]
+    assert run_main(produce_main, argv) == 0
+    assert "read 25, sent 25, delivered 25, failed 0, skipped 0" in capsys.readouterr().out
+    first_rows = [tweet for _, tweet in itertools.islice(csv_tweets(path, PRESETS["538"]), 25)]
+    assert by_id(consume_all(pipeline_settings, 25)) == {tweet["id"]: tweet for tweet in first_rows}
