@@ -125,11 +125,18 @@ def read_header(path: Path, encoding: str) -> list[str]:
     check_encoding(encoding)
     with path.open(encoding=encoding, errors="surrogateescape", newline="") as handle:
         try:
-            return next(csv.reader(handle))
+            return _without_bom(next(csv.reader(handle)))
         except StopIteration:
             raise TrendoffError("empty-file", f"{path} is empty: a CSV with a header row is needed") from None
         except csv.Error as error:
             raise TrendoffError("bad-csv", f"{path} does not start with a CSV header: {error}") from error
+
+
+def _without_bom(header: list[str]) -> list[str]:
+    """Spreadsheet exports often start with a UTF-8 byte-order mark, which would hide the first column."""
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    return header
 
 
 def check_readable(path: Path) -> None:
@@ -217,7 +224,7 @@ def iter_csv_records(
     with path.open(encoding=spec.encoding, errors="trendoff-keep", newline="") as handle:
         reader = csv.reader(handle)
         try:
-            header = next(reader)
+            header = _without_bom(next(reader))
         except StopIteration:
             return
         if header_out is not None:

@@ -251,3 +251,13 @@ def test_short_dictreader_rows_are_malformed_not_a_crash(tmp_path: Path) -> None
     assert rejected.value.reason == "malformed-row"
     with pytest.raises(RowRejected, match="more fields than the header"):
         row_to_tweet(long, spec)
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfcreated_at,text,url,replies,retweets,favorites,user\n"
+                     b"1/1/16 0:00,hello,https://twitter.com/a/status/9,0,1,2,a\n")
+    spec = spec_from_args(parse(["--encoding", "utf-8"]), path)
+    assert spec.id_col == "url" and spec.time_col == "created_at"
+    [(_, row)] = list(iter_csv_rows(path, spec))
+    assert row_to_tweet(row, spec)["created_at"] == dt.datetime(2016, 1, 1, tzinfo=dt.UTC)
