@@ -23,7 +23,13 @@ log = logging.getLogger(__name__)
 JOB = "ingest"
 
 
-def land_tweets(spark: SparkSession, settings: Settings, session: Session, tweets: DataFrame) -> int:
+def land_tweets(
+    spark: SparkSession,
+    settings: Settings,
+    session: Session,
+    tweets: DataFrame,
+    timer: streaming.StepTimer | None = None,
+) -> int:
     """Upsert the micro-batch's tweets into `tweets` by id, keeping each id's first arrival.
 
     The whole row is the first arrival's message (its 8 fields and where and when it arrived): a later
@@ -36,6 +42,8 @@ def land_tweets(spark: SparkSession, settings: Settings, session: Session, tweet
     firsts = streaming.first_arrivals(tweets).persist()
     try:
         ids = [row.id for row in firsts.select("id").collect()]
+        if timer:
+            timer.lap("first arrivals")
         existing = streaming.lookup_by_id(
             spark, session, settings, "tweets",
             "id long, arrived_at timestamp, kafka_partition int, kafka_offset long", ids,
@@ -45,6 +53,8 @@ def land_tweets(spark: SparkSession, settings: Settings, session: Session, tweet
             F.col("kafka_partition").alias("old_partition"),
             F.col("kafka_offset").alias("old_offset"),
         )
+        if timer:
+            timer.lap("lookups")
         return _write_first_arrivals(settings, firsts.join(existing, "id", "left"))
     finally:
         firsts.unpersist()
@@ -67,7 +77,7 @@ def build_query(spark: SparkSession, settings: Settings, options: streaming.Stre
     recorder = streaming.ProgressRecorder(settings, JOB)
 
     def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
-        landed = land_tweets(spark, settings, recorder.session, tweets)
+        landed = land_tweets(spark, settings, recorder.session, tweets, timer)
         timer.lap("land")
         return {"tweets_landed": landed}
 

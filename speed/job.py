@@ -49,6 +49,7 @@ def first_arrivals_to_decide(
     firsts: DataFrame,
     cutoff: dt.datetime | None,
     count_retweets: bool,
+    timer: streaming.StepTimer | None = None,
 ) -> DataFrame:
     """The micro-batch's tweets that are their id's first arrival, with what to do about each.
 
@@ -60,6 +61,8 @@ def first_arrivals_to_decide(
     one (rows to delete first).
     """
     ids = [row.id for row in firsts.select("id").collect()]
+    if timer:
+        timer.lap("first arrivals")
     seen = streaming.lookup_by_id(
         spark, session, settings, "speed_seen",
         "id long, kafka_partition int, kafka_offset long, arrived_at timestamp, user string, "
@@ -77,6 +80,8 @@ def first_arrivals_to_decide(
     master = streaming.lookup_by_id(
         spark, session, settings, "tweets", "id long, csv_loaded boolean, arrived_at timestamp", ids
     ).select("id", F.col("csv_loaded"), F.col("arrived_at").alias("master_arrived_at"))
+    if timer:
+        timer.lap("lookups")
     joined = firsts.join(seen, "id", "left").join(master, "id", "left")
     same_message = (F.col("seen_partition") == F.col("kafka_partition")) & (
         F.col("seen_offset") == F.col("kafka_offset")
@@ -156,7 +161,9 @@ def build_query(
     def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
         cutoff = published_cutoff(recorder)
         firsts = streaming.first_arrivals(tweets).persist()
-        decided = first_arrivals_to_decide(spark, settings, recorder.session, firsts, cutoff, count_retweets).persist()
+        decided = first_arrivals_to_decide(
+            spark, settings, recorder.session, firsts, cutoff, count_retweets, timer
+        ).persist()
         try:
             # One pass fills the cache and tells whether any count has to move (rarely).
             figures = decided.agg(
