@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 _NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
 # The Cassandra driver logs a traceback at ERROR for every refused connection attempt; trendoff
@@ -11,15 +12,24 @@ _NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
 _QUIET_LOGGERS = ("cassandra",)
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is now (test captures swap it), not the one at set-up."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # a text stream
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_logging(level: str | int | None = None) -> None:
     """Log to stderr with timestamps; TRENDOFF_LOG_LEVEL overrides the default INFO."""
     chosen = level or os.environ.get("TRENDOFF_LOG_LEVEL", "INFO")
-    logging.basicConfig(
-        level=chosen,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        force=True,
-    )
+    handler = _CurrentStderr()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=chosen, handlers=[handler], force=True)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in _QUIET_LOGGERS:
