@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,12 @@ def main() -> int:
         result = subprocess.run([sys.executable, str(HERE / script), *rest], capture_output=True, text=True,
                                 check=False, env=dict(os.environ, TRENDOFF_LOG_LEVEL="WARNING"))
         lines = [line for line in result.stdout.splitlines() if line.strip()]
+        try:  # a benchmark that prints one JSON object: one row per figure
+            figures = json.loads(result.stdout)
+            lines = [f"{group} {key}: {value}" for group, values in figures.items() if group != "settings"
+                     for key, value in values.items()]
+        except (json.JSONDecodeError, AttributeError):
+            pass
         if result.returncode != 0:
             failed = True
             lines = [f"FAILED (exit {result.returncode}): " + (result.stderr.strip().splitlines() or ["?"])[-1]]
