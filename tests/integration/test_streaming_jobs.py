@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -196,32 +198,34 @@ def test_a_restart_mid_stream_gives_the_same_totals(
 
 
 def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
-    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """One id in two partitions: the copy appended first (partition 0, behind 40 other tweets) is read
+    """One id in two partitions: the copy appended first (partition 0, behind 20 other tweets) is read
     after the later copy (partition 1) because each micro-batch takes only a few messages."""
     settings = pipeline_settings
-    filler = make_tweets(40, ["dave"], seed=5, first_id=20_000)
+    filler = make_tweets(20, ["dave"], seed=5, first_id=20_000)
     earlier = {"id": 777, "user": "Erin", "text": "alpha words first",
                "created_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "lang": None,
                "is_retweet": False, "retweet_count": 1, "favorite_count": None}
     later = {**earlier, "user": "erin", "text": "bravo words second", "retweet_count": 2}
     produce(settings, [*filler, earlier], partition=0)
     produce(settings, [later], partition=1)
+    caplog.set_level(logging.INFO, logger="trendoff.speed.job")
     for job in ("ingest", "speed"):
         options = StreamOptions(until_idle=True, max_offsets_per_trigger=5, checkpoint=tmp_path / job,
                                 timeout_seconds=300)
         run_query((ingest_query if job == "ingest" else speed_query)(spark, settings, options), options)
 
     row = table(spark, settings, "tweets").where(F.col("id") == 777).first()
-    assert (row.text, row.retweet_count, row.kafka_partition, row.kafka_offset) == ("alpha words first", 1, 0, 40)
+    assert (row.text, row.retweet_count, row.kafka_partition, row.kafka_offset) == ("alpha words first", 1, 0, 20)
     erin = {(r.word, r.tweet_id, r["count"]) for r in table(spark, settings, "speed_words").where(
         F.col("user") == "erin").collect()}
     assert erin == {("alpha", 777, 1), ("words", 777, 1), ("first", 777, 1)}
     seen = table(spark, settings, "speed_seen").where(F.col("id") == 777).first()
-    assert (seen.kafka_partition, seen.kafka_offset, seen.arrival_minute) == (0, 40, row.arrived_at.replace(
+    assert (seen.kafka_partition, seen.kafka_offset, seen.arrival_minute) == (0, 20, row.arrived_at.replace(
         second=0, microsecond=0))
     assert speed_totals(spark, settings) == expected_totals(spark, [*filler, earlier])
+    assert "moved the counts of 1 tweets" in caplog.text, "speed met the later copy first and moved its count"
 
 
 def test_the_command_line_counts_retweets_on_request_and_a_reset_replay_adds_nothing(

@@ -12,21 +12,31 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from trendoff.config import load_settings
+from trendoff.errors import TrendoffError
+from trendoff.spark import spark_session
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import STOP_WORDS, spark_ml_english_stop_words, tweet_word_counts, user_word_counts, words_column
 
 
 @pytest.fixture(scope="module")
 def local_spark() -> Iterator[SparkSession]:
-    """A plain local session; an already running one (the integration suite's) is reused, not stopped."""
+    """A local session that talks to no service; an already running one (the integration suite's) is reused.
+
+    Built by the project's factory when the connector jars are downloaded, so that the JVM this
+    starts has them on its classpath if integration tests run later in the same process.
+    """
     active = SparkSession.getActiveSession()
     if active is not None:
         yield active
         return
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = (SparkSession.builder.master("local[1]").appName("words-unit")
-               .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.driver.host", "127.0.0.1").getOrCreate())
+    try:
+        session = spark_session(load_settings(), "words-unit")
+    except TrendoffError:  # no connector jars: a plain session is all the word rule needs
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        session = (SparkSession.builder.master("local[1]").appName("words-unit")
+                   .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.driver.host", "127.0.0.1").getOrCreate())
     yield session
     session.stop()
 
