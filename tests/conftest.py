@@ -42,6 +42,17 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
+def connection_args(settings: Settings) -> list[str]:
+    """The command-line flags that point a trendoff command at the test's services, keyspace and topic."""
+    return [
+        "--bootstrap", settings.bootstrap_servers,
+        "--cassandra", ",".join(settings.cassandra_contact_points),
+        "--cassandra-port", str(settings.cassandra_port),
+        "--keyspace", settings.keyspace,
+        "--topic", settings.topic,
+    ]
+
+
 def _docker_engine_answers() -> bool:
     try:
         import docker

@@ -154,11 +154,12 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         type=lambda raw: tuple(h.strip() for h in raw.split(",") if h.strip()),
         help="Cassandra contact points host[,host...]",
     )
+    group.add_argument("--cassandra-port", dest="cassandra_port", type=int, help="Cassandra CQL port (default 9042)")
     group.add_argument("--keyspace", help="Cassandra keyspace (default trendoff)")
     group.add_argument("--topic", help="Kafka topic (default tweets)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the shared connection flags of :func:`add_connection_options` applied."""
-    names = ("kafka_bootstrap", "cassandra_hosts", "keyspace", "topic")
+    names = ("kafka_bootstrap", "cassandra_hosts", "cassandra_port", "keyspace", "topic")
     return load_settings(**{name: getattr(args, name, None) for name in names})

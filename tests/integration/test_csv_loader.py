@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
-from tests.conftest import unique_name
+from tests.conftest import connection_args, unique_name
 from trendoff import avro_codec, cassandra_io, topics
 from trendoff.batch.job import run_batch
 from trendoff.cli import run_main
@@ -50,8 +50,7 @@ def test_538_history_gives_the_same_answer_as_replaying_it_through_kafka(
 ) -> None:
     files = [data_dir / "fivethirtyeight_twitter_ratio" / name for name in ("BarackObama.csv", "realDonaldTrump.csv")]
     # History: csv_loader, then a batch run.
-    connection = ["--bootstrap", pipeline_settings.bootstrap_servers, "--cassandra",
-                  ",".join(pipeline_settings.cassandra_contact_points), "--keyspace", pipeline_settings.keyspace]
+    connection = connection_args(pipeline_settings)
     for path in files:
         assert run_main(load_main, [str(path), *connection]) == 0
     out = capsys.readouterr().out

@@ -17,6 +17,7 @@ from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from tests.conftest import connection_args
 from trendoff import avro_codec
 from trendoff.batch.job import run_batch
 from trendoff.cli import run_main
@@ -173,8 +174,7 @@ def test_compare_command_outputs_and_user_errors(
             "INSERT INTO speed_words (user, arrival_minute, word, tweet_id, count) VALUES (%s, %s, %s, %s, %s)",
             (user, minute, word, tweet_id, count),
         )
-    connection = ["--cassandra", ",".join(pipeline_settings.cassandra_contact_points),
-                  "--keyspace", pipeline_settings.keyspace]
+    connection = connection_args(pipeline_settings)
     assert run_main(compare_main, ["Alice", "@bob", "--json", *connection]) == 0
     expected = '{"users": ["alice", "bob"], "as_of": null, "top": [{"word": "vote", "counts": [3, 2]}]}'
     assert capsys.readouterr().out.strip() == expected

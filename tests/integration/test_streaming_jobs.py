@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from tests.conftest import connection_args
 from trendoff import avro_codec
 from trendoff.config import Settings
 from trendoff.ingest.job import build_query as ingest_query
@@ -235,8 +236,7 @@ def test_the_command_line_counts_retweets_on_request_and_a_reset_replay_adds_not
     tweets = make_tweets(40, ["frank", "Grace"], seed=6, first_id=30_000)
     assert any(t["is_retweet"] for t in tweets)
     produce(settings, tweets)
-    argv = ["--bootstrap", settings.bootstrap_servers, "--cassandra", ",".join(settings.cassandra_contact_points),
-            "--keyspace", settings.keyspace, "--topic", settings.topic, "--until-idle",
+    argv = [*connection_args(settings), "--until-idle",
             "--checkpoint", str(tmp_path / "speed"), "--max-offsets-per-trigger", "100", "--count-retweets"]
     assert speed_main(argv) == 0
     with_retweets = expected_totals(spark, tweets, count_retweets=True)
