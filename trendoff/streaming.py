@@ -1,5 +1,6 @@
 """What the two streaming jobs (ingest, speed) share: the Kafka source, Avro decoding with dead
-letters, first-arrival dedup, Cassandra reads/writes, progress records and the bounded runner."""
+letters, first-arrival dedup and id lookups, Cassandra writes, progress records, the micro-batch
+handler (with per-step timings) and the bounded runner."""
 
 from __future__ import annotations
 
