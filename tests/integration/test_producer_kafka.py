@@ -245,7 +245,9 @@ def test_python_m_and_the_trendoff_command_run_the_producer(pipeline_settings: S
                              capture_output=True, text=True, timeout=120, check=False)
     assert missing.returncode == 2
     assert missing.stderr.strip() == f"trendoff: error: {tmp_path / 'gone.jsonl'}: no such file"
-    done = subprocess.run(["trendoff", "produce", "synthetic", "--tweets", "7", "--users", "2",
+    # The console script of the environment running the tests (CI does not activate the venv).
+    trendoff = str(Path(sys.executable).parent / "trendoff")
+    done = subprocess.run([trendoff, "produce", "synthetic", "--tweets", "7", "--users", "2",
                            *connection_args(pipeline_settings)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
