@@ -1,7 +1,14 @@
 """Batch layer: recount the whole master table into a new batch-view version, then publish it with T.
 
+Steps of one run: take the arrival cutoff T (trendoff/arrival.py); read the master table; keep the
+tweets that arrived before T or were csv-loaded (one row per id by construction); count words per
+(user, word) with the shared word rule; pack each user's counts into one JSON object; write them
+under a new version; record the version; publish it by writing the one `batch_published` row;
+then delete versions older than the grace period.
+
 Serving only ever reads the published version, and publishing is one single-row write, so a
-half-written version is never seen. Old versions are deleted after a grace period.
+half-written version is never seen. Readers that read the published row just before a publish keep
+reading the version before it, so that one is never deleted, and older ones only after a grace period.
 
 Run:  trendoff batch [--every 15m]      or      spark-submit ... -m trendoff.batch (see README)
 """
@@ -9,6 +16,7 @@ Run:  trendoff batch [--every 15m]      or      spark-submit ... -m trendoff.bat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -17,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
+from cassandra.query import ValueSequence  # renders (a, b, ...) for IN; a tuple renders as a list
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.arrival import batch_cutoff
+from trendoff.arrival import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff
 from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
@@ -30,40 +40,67 @@ from trendoff.words import user_word_counts
 
 log = logging.getLogger(__name__)
 CASSANDRA = "org.apache.spark.sql.cassandra"
+VIEW_NAME = "words"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)$")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch run counts and how long it keeps replaced versions."""
+
+    count_retweets: bool = False
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS
+    keep_minutes: float = 60.0  # grace period for readers still on a replaced version
 
 
 @dataclass(frozen=True)
 class BatchResult:
     version: int
     arrival_cutoff: dt.datetime
-    users: int
-    tweets_counted: int
+    tweets_read: int  # rows of the master table
+    tweets_counted: int  # of which arrived before T or were csv-loaded
+    users: int  # batch_words rows written
+    removed_versions: tuple[int, ...]
     seconds: float
 
 
 def parse_duration(raw: str) -> float:
-    """'30s', '15m', '1h' -> seconds."""
+    """'30s', '15m', '1h', '1.5h' -> seconds; anything else is a user mistake."""
     matched = _DURATION.match(raw.strip())
     if not matched or float(matched.group(1)) <= 0:
         raise TrendoffError("bad-duration", f"{raw!r} is not a duration like 30s, 15m or 1h")
     return float(matched.group(1)) * {"s": 1, "m": 60, "h": 3600}[matched.group(2)]
 
 
+def counted_flag(cutoff: dt.datetime) -> F.Column:
+    """True for the master rows the batch view counts: csv-loaded history, or arrived before T."""
+    return F.coalesce(F.col("csv_loaded"), F.lit(False)) | F.coalesce(F.col("arrived_at") < F.lit(cutoff), F.lit(False))
+
+
 def batch_view(master: DataFrame, cutoff: dt.datetime, version: int, count_retweets: bool) -> DataFrame:
-    """batch_words rows: per user, the word counts of every tweet that arrived before T or was csv-loaded."""
-    counted = master.where(
-        F.coalesce(F.col("csv_loaded"), F.lit(False))
-        | (F.col("arrived_at").isNotNull() & (F.col("arrived_at") < F.lit(cutoff)))
-    ).select("id", user_key_column(F.col("user")).alias("user"), "text", "is_retweet")
+    """batch_words rows: per user, the word counts of every tweet that arrived before T or was csv-loaded.
+
+    ``master`` needs user, text, is_retweet, arrived_at and csv_loaded, one row per tweet id (the
+    master table's key is the id, so no dedup is needed).
+    """
+    counted = master.where(counted_flag(cutoff)).select(
+        user_key_column(F.col("user")).alias("user"), "text", "is_retweet"
+    )
+    return _packed_view(counted, version, count_retweets)
+
+
+def _packed_view(counted: DataFrame, version: int, count_retweets: bool) -> DataFrame:
     tweets_per_user = counted.groupBy("user").agg(F.count(F.lit(1)).cast("int").alias("tweets_counted"))
-    # One row per id in the master table, so words are counted per user straight away (one shuffle).
+    # Exploded rows filtered by the shared word rule (the same words as words_column, compiled to
+    # code rather than a per-row lambda), counted per user and word in one shuffle.
     per_word = user_word_counts(counted, count_retweets=count_retweets).select(
         "user", "word", F.col("count").cast("int").alias("n")
     )
     packed = per_word.groupBy("user").agg(
         F.to_json(F.map_from_entries(F.collect_list(F.struct("word", "n")))).alias("word_counts")
     )
+    # Left join: a user whose counted tweets have no words (only retweets, only stop words) still
+    # gets a row, "{}", so serving knows the user.
     return tweets_per_user.join(packed, "user", "left").select(
         F.lit(version).cast("long").alias("version"),
         batch_bucket_column(F.col("user")).alias("bucket"),
@@ -74,67 +111,96 @@ def batch_view(master: DataFrame, cutoff: dt.datetime, version: int, count_retwe
 
 
 def publish(session: Session, version: int, cutoff: dt.datetime) -> None:
-    # One row, one write: serving switches from the old version to this one atomically.
+    # One row, one write: serving switches from the old version to this one atomically. Idempotent:
+    # writing it again (a retried run) publishes the same version and T.
     session.execute(
-        "INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) VALUES ('words', %s, %s, %s)",
-        (version, cutoff, dt.datetime.now(dt.UTC)),
+        "INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) VALUES (%s, %s, %s, %s)",
+        (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
     )
 
 
-def clean_up_versions(session: Session, keep_minutes: float) -> list[int]:
-    """Delete versions older than the grace period, never the published one or the newest before it."""
-    published = session.execute("SELECT version FROM batch_published WHERE view_name = 'words'").one()
-    rows = list(session.execute("SELECT version, finished_at FROM batch_versions WHERE view_name = 'words'"))
-    finished = sorted((r.version for r in rows if r.finished_at is not None), reverse=True)
-    protected = set(finished[:2]) | ({published.version} if published else set())
-    horizon = int((time.time() - keep_minutes * 60) * 1000)
-    old = [r.version for r in rows if r.version not in protected and r.version < horizon]
+def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | None = None) -> list[int]:
+    """Delete versions started before the grace period; never the published one, the one before it,
+    or any newer one (another run still writing it).
+
+    A version's number is its start time in epoch milliseconds, so its age is read off the number.
+    Unfinished versions older than the grace period (a run that died) are deleted the same way.
+    """
+    published_row = session.execute("SELECT version FROM batch_published WHERE view_name = %s", (VIEW_NAME,)).one()
+    if published_row is None:
+        return []  # nothing published yet: nothing is known to be replaced
+    published = published_row.version
+    rows = list(session.execute("SELECT version, finished_at FROM batch_versions WHERE view_name = %s", (VIEW_NAME,)))
+    # The newest finished version before the published one: readers that read the published row
+    # just before the switch are still on it.
+    before = max((r.version for r in rows if r.finished_at is not None and r.version < published), default=None)
+    horizon = (now_millis if now_millis is not None else int(time.time() * 1000)) - int(keep_minutes * 60_000)
+    old = sorted(r.version for r in rows if r.version < published and r.version != before and r.version < horizon)
     for version in old:
+        # Rows first, then the record: a crash in between leaves the record, so the next run retries.
         for bucket in range(BATCH_BUCKETS):
             session.execute("DELETE FROM batch_words WHERE version = %s AND bucket = %s", (version, bucket))
-        session.execute("DELETE FROM batch_versions WHERE view_name = 'words' AND version = %s", (version,))
+        session.execute("DELETE FROM batch_versions WHERE view_name = %s AND version = %s", (VIEW_NAME, version))
     return old
 
 
+def read_master(spark: SparkSession, settings: Settings) -> DataFrame:
+    return (
+        spark.read.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").load()
+        .select("id", "user", "text", "is_retweet", "arrived_at", "csv_loaded")
+    )
+
+
 def run_batch(
-    spark: SparkSession,
-    settings: Settings,
-    *,
-    count_retweets: bool = False,
-    clock_skew_seconds: float = 2.0,
-    keep_minutes: float = 60.0,
+    spark: SparkSession, settings: Settings, options: BatchOptions | None = None, **changes: float | bool
 ) -> BatchResult:
-    """One batch run: T, recount, write the new version, publish it with T, clean up old versions."""
+    """One batch run: T, recount, write the new version, publish it with T, clean up old versions.
+
+    ``changes`` override single fields of ``options`` (``run_batch(spark, settings, clock_skew_seconds=0)``).
+    """
+    options = dataclasses.replace(options or BatchOptions(), **changes)
     started = time.monotonic()
     session = connect(settings, keyspace=settings.keyspace)  # a few plain statements, none prepared
     try:
-        cutoff = batch_cutoff(settings, session, clock_skew_seconds)
+        # T first: every row that arrives while the job reads is after T, so it is left to speed.
+        cutoff = batch_cutoff(settings, session, options.clock_skew_seconds)
         version = int(time.time() * 1000)
         session.execute(
-            "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES ('words', %s, %s, %s)",
-            (version, cutoff, dt.datetime.now(dt.UTC)),
+            "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
+            (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
         )
-        master = (
-            spark.read.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").load()
-            .select("id", "user", "text", "is_retweet", "arrived_at", "csv_loaded")
-        )
-        view = batch_view(master, cutoff, version, count_retweets).persist()
+        # The master table is scanned once: the projection (flag, user key, text) is cached and feeds
+        # both the totals and the two aggregations of the view (without it, each reads Cassandra again).
+        master = read_master(spark, settings).select(
+            counted_flag(cutoff).alias("counted"), user_key_column(F.col("user")).alias("user"), "text", "is_retweet"
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            totals = master.agg(F.count(F.lit(1)).alias("read"), F.count_if("counted").alias("counted")).first()
+            tweets_read, tweets_counted = int(totals["read"]), int(totals["counted"])
+            log.info("batch version %d: T = %s, %s tweets read from the master table, %s of them counted",
+                     version, cutoff.isoformat(), f"{tweets_read:,}", f"{tweets_counted:,}")
+            view = _packed_view(master.where("counted").drop("counted"), version, options.count_retweets)
+            # Idempotent: rows keyed by (version, bucket, user); a retried write rewrites the same rows.
             view.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="batch_words").mode("append").save()
-            totals = view.agg(F.count(F.lit(1)).alias("users"), F.sum("tweets_counted").alias("tweets")).first()
         finally:
-            view.unpersist()
-        users, tweets = int(totals.users), int(totals.tweets or 0)
-        publish(session, version, cutoff)
+            master.unpersist()
+        users = session.execute(
+            "SELECT COUNT(*) FROM batch_words WHERE version = %s AND bucket IN %s",
+            (version, ValueSequence(range(BATCH_BUCKETS))), timeout=120,
+        ).one()[0]
+        log.info("batch version %d: %s users written", version, f"{users:,}")
+        # finished_at marks a complete version (every row written); only then is it published.
         session.execute(
             "UPDATE batch_versions SET finished_at = %s, users = %s, tweets_counted = %s "
-            "WHERE view_name = 'words' AND version = %s",
-            (dt.datetime.now(dt.UTC), users, tweets, version),
+            "WHERE view_name = %s AND version = %s",
+            (dt.datetime.now(dt.UTC), users, tweets_counted, VIEW_NAME, version),
         )
-        removed = clean_up_versions(session, keep_minutes)
-        result = BatchResult(version, cutoff, users, tweets, time.monotonic() - started)
-        log.info("batch version %d published: T = %s, %s tweets of %s users in %.1f s%s", version,
-                 cutoff.isoformat(), f"{tweets:,}", f"{users:,}", result.seconds,
+        publish(session, version, cutoff)
+        removed = clean_up_versions(session, options.keep_minutes)
+        result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),
+                             time.monotonic() - started)
+        log.info("batch version %d published: T = %s, %s tweets counted of %s read, %s users, %.1f s%s", version,
+                 cutoff.isoformat(), f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
                  f"; removed old versions {removed}" if removed else "")
         return result
     finally:
@@ -144,15 +210,19 @@ def run_batch(
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="trendoff batch", description=__doc__.splitlines()[0])
     add_connection_options(parser)
-    parser.add_argument("--every", help="run on a schedule (e.g. 15m, 1h) until stopped; default: once")
+    parser.add_argument("--every", help="run on a schedule (e.g. 30s, 15m, 1h) until stopped; default: once")
     parser.add_argument("--count-retweets", action="store_true", help="count the words of retweets too")
-    parser.add_argument("--clock-skew-seconds", type=float, default=2.0,
+    parser.add_argument("--clock-skew-seconds", type=float, default=DEFAULT_CLOCK_SKEW_SECONDS,
                         help="margin for clock skew between this host and the brokers (default 2)")
     parser.add_argument("--keep-minutes", type=float, default=60.0,
                         help="keep replaced versions this long for readers still on them (default 60)")
     args = parser.parse_args(argv)
     period = parse_duration(args.every) if args.every else None
+    if args.clock_skew_seconds < 0 or args.keep_minutes < 0:
+        raise TrendoffError("bad-option", "--clock-skew-seconds and --keep-minutes cannot be negative")
+    options = BatchOptions(args.count_retweets, args.clock_skew_seconds, args.keep_minutes)
     settings = settings_from_args(args)
+    log.info("batch settings: %s, %s", settings.describe(), options)
     session = connect(settings)
     try:
         apply_schema(session, settings.keyspace, settings.replication)
@@ -161,10 +231,18 @@ def main(argv: Sequence[str]) -> int:
     spark = spark_session(settings, "trendoff-batch")
     while True:
         started = time.monotonic()
-        result = run_batch(spark, settings, count_retweets=args.count_retweets,
-                           clock_skew_seconds=args.clock_skew_seconds, keep_minutes=args.keep_minutes)
-        print(f"batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
-              f"{result.tweets_counted:,} tweets of {result.users:,} users in {result.seconds:.1f} s", flush=True)
+        try:
+            result = run_batch(spark, settings, options)
+        except Exception:
+            if period is None:
+                raise
+            # On a schedule one failed run (Cassandra or Kafka briefly away) must not end the schedule:
+            # the published version stays as it was, and the next run recounts everything anyway.
+            log.exception("batch run failed; the next run is in %s", args.every)
+        else:
+            print(f"batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
+                  f"{result.tweets_counted:,} of {result.tweets_read:,} tweets counted, {result.users:,} users, "
+                  f"{result.seconds:.1f} s", flush=True)
         if period is None:
             return 0
         time.sleep(max(0.0, period - (time.monotonic() - started)))
