@@ -9,6 +9,7 @@ folder. Every test that writes gets its own keyspace and topic, so tests run in 
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,11 +113,34 @@ def pipeline_settings(stack_settings: Settings) -> Iterator[Settings]:
     try:
         cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
         topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+        wait_until_spark_sees(settings)
         yield settings
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=60)
         session.cluster.shutdown()
         topics.delete_topic(settings.bootstrap_servers, settings.topic)
+
+
+def wait_until_spark_sees(settings: Settings, timeout_seconds: float = 60.0) -> None:
+    """A running SparkSession's connector learns of a new keyspace from schema events, a moment
+    after it is created; reading it before then fails, so wait until it reads."""
+    from pyspark.sql import SparkSession
+    from pyspark.sql.utils import AnalysisException
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        return  # a session started later loads the whole schema when it first connects
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            table = spark.read.format("org.apache.spark.sql.cassandra").options(
+                keyspace=settings.keyspace, table="batch_published").load()
+            if table.columns:
+                return
+        except AnalysisException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
-from tests.conftest import connection_args, unique_name
+from tests.conftest import connection_args, unique_name, wait_until_spark_sees
 from trendoff import avro_codec, cassandra_io, topics
 from trendoff.batch.job import run_batch
 from trendoff.cli import run_main
@@ -23,7 +23,7 @@ from trendoff.producer.main import main as produce_main
 from trendoff.serving.query import run_compare
 from trendoff.speed.job import build_query as speed_query
 from trendoff.streaming import StreamOptions, run_query
-from trendoff.tweet_columns import ColumnSpec
+from trendoff.tweet_columns import ColumnSpec, derived_id, epoch_ms
 
 
 @pytest.fixture
@@ -33,6 +33,7 @@ def other_settings(stack_settings: Settings) -> Iterator[Settings]:
     session = cassandra_io.connect(settings)
     cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
     topics.ensure_topic(settings.bootstrap_servers, settings.topic, 3)
+    wait_until_spark_sees(settings)
     yield settings
     session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=60)
     session.cluster.shutdown()
@@ -57,8 +58,23 @@ def test_538_history_gives_the_same_answer_as_replaying_it_through_kafka(
     assert "read 3,207, loaded 3,207" in out and "read 3,232, loaded 3,232" in out
     loaded = master(spark, pipeline_settings)
     assert len(loaded) == 6439 and all(r.csv_loaded and r.arrived_at is None for r in loaded.values())
-    row = loaded[920061541986250758]
-    assert (row.user, row.created_at, row.retweet_count) == ("BarackObama", dt.datetime(2017, 10, 16, 22, 59), 89916)
+    fields = ("user", "text", "created_at", "lang", "is_retweet", "retweet_count", "favorite_count",
+              "kafka_partition", "kafka_offset", "arrived_at", "csv_loaded")
+    spot_checks = {  # written out from the files by hand
+        914832655170011137: ("BarackObama", "Michelle &amp; I are praying for the victims in Las Vegas. Our thoughts "
+                             "are with their families &amp; everyone enduring another senseless tragedy.",
+                             dt.datetime(2017, 10, 2, 12, 41), None, False, 405895, 1715753, None, None, None, True),
+        910542207991590917: ("BarackObama", "RT @gatesfoundation: President @BarackObama addresses #Goalkeepers17 "
+                             "starting at 12:40 PM. Tune in here: https://t.co/XmHBErSHYw",
+                             dt.datetime(2017, 9, 20, 16, 32), None, True, 2615, 11273, None, None, None, True),
+        922440008971292672: ("realDonaldTrump", "I had a very respectful conversation with the widow of Sgt. La David "
+                             "Johnson, and spoke his name from beginning, without hesitation!",
+                             dt.datetime(2017, 10, 23, 12, 30), None, False, 10243, 49468, None, None, None, True),
+    }
+    for tweet_id, expected in spot_checks.items():
+        assert tuple(getattr(loaded[tweet_id], name) for name in fields) == expected, tweet_id
+    assert run_main(load_main, [str(files[0]), *connection]) == 0, "loading a file again"
+    assert "read 3,207, loaded 3,207" in capsys.readouterr().out and len(master(spark, pipeline_settings)) == 6439
     run_batch(spark, pipeline_settings, clock_skew_seconds=0)
     from_history = run_compare(pipeline_settings, "BarackObama", "realDonaldTrump", top=50)
 
@@ -101,7 +117,23 @@ def test_bad_rows_are_counted_and_kafka_arrivals_are_kept(
     assert (summary.read, summary.loaded, summary.already_from_kafka) == (5, 2, 1)
     assert summary.skipped == {"bad-timestamp": 1, "empty-text": 1}
     after = master(spark, settings)
-    assert after[42].arrived_at == before.arrived_at and not after[42].csv_loaded
+    assert after[42] == before, "an id that came through Kafka keeps its row and arrival, and is not history"
     assert after[43].csv_loaded and after[43].arrived_at is None
+    carol = derived_id("carol", epoch_ms(dt.datetime(2015, 6, 2, 10, tzinfo=dt.UTC)), "no id here so one is derived")
+    assert after[carol].user == "carol" and after[carol].csv_loaded
     assert len(after) == 3
     assert load_csv(spark, settings, path, spec).loaded == 2 and len(master(spark, settings)) == 3, "idempotent"
+
+
+def test_user_mistakes_are_one_line_and_exit_2(
+    pipeline_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connection = connection_args(pipeline_settings)
+    assert run_main(load_main, [str(tmp_path / "missing.csv"), *connection]) == 2
+    path = tmp_path / "other.csv"
+    path.write_text("who,what,when\nann,hello there,2016-01-01T00:00:00Z\n")
+    assert run_main(load_main, [str(path), "--format", "columns", "--user-col", "who", "--text-col", "what",
+                                "--time-col", "at", *connection]) == 2
+    err = capsys.readouterr().err
+    assert err.count("trendoff: error:") == 2 and "Traceback" not in err
+    assert "missing.csv" in err and "'at'" in err
