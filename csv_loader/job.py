@@ -1,10 +1,20 @@
 """CSV loader: bulk-load a tweet CSV into the master table as history that never went through Kafka.
 
 Rows are parsed on the driver by the same RowReader the producer uses (one implementation of the
-CSV rules: presets, column options, encodings, multi-line fields, derived ids) and streamed to
-Spark in chunks; Spark then joins them with the master table and writes them through the Cassandra
-connector. Parsing runs at tens of thousands of rows per second, faster than the writes, so the
-driver is not the bottleneck for archive-sized files.
+CSV rules: presets, column options, encodings, multi-line fields, derived ids; row_to_tweet is the
+same reader for one dict row) and streamed to Spark in chunks; Spark then joins them with the master
+table and writes them through the Cassandra connector. Why the driver parses rather than the
+executors: a CSV with quoted multi-line fields cannot be split at arbitrary byte offsets, the
+encodings (Mac Roman for 538) and byte-order marks must be handled before any split, and bad rows
+must be counted by reason with their line numbers, which per-executor parsing would have to ship
+back. Parsing runs at tens of thousands of rows per second, faster than the writes, so the driver
+is not the bottleneck for archive-sized files.
+
+Only the eight content columns and csv_loaded are written, never the arrival columns, and ids that
+already came through Kafka (an arrival in the master table, or a speed_seen row) are left alone: the
+speed layer counted those, so flagging them as history would count them twice. (An id that ingest
+lands between this job's lookup and its write would still be flagged; loading history while the
+same tweets stream in is not a supported use.)
 
 Run:  trendoff load-csv PATH [--format ...]      or      spark-submit ... -m trendoff.csv_loader PATH
 """
