@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cassandra.cluster import Session
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.spark import spark_session
+from trendoff.streaming import lookup_by_id
 from trendoff.tweet_columns import (
     ColumnSpec,
     RowReader,
@@ -96,17 +98,20 @@ def parsed_chunks(path: Path, spec: ColumnSpec, summary: LoadSummary) -> Iterato
         yield chunk
 
 
-def history_rows(spark: SparkSession, settings: Settings, tweets: DataFrame) -> DataFrame:
+def history_rows(spark: SparkSession, settings: Settings, session: Session, chunk: DataFrame,
+                 ids: list[int]) -> DataFrame:
     """The chunk's tweets that never came through Kafka, flagged csv_loaded.
 
     An id that already arrived through Kafka keeps being counted by its arrival (speed, then batch);
     flagging it as history too would make the published batch count it while speed also does.
+    The ids are looked up from the driver (IN queries, a few in flight): the connector's direct join
+    ran out of connections under load.
     """
-    unique = tweets.dropDuplicates(["id"])
-    master = spark.read.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").option(
-        "directJoinSetting", "on").load().select("id", F.col("arrived_at").alias("master_arrived_at"))
-    seen = spark.read.format(CASSANDRA).options(keyspace=settings.keyspace, table="speed_seen").option(
-        "directJoinSetting", "on").load().select("id", F.col("arrived_at").alias("speed_arrived_at"))
+    unique = chunk.dropDuplicates(["id"])
+    master = lookup_by_id(spark, session, settings, "tweets", "id long, arrived_at timestamp", ids).select(
+        "id", F.col("arrived_at").alias("master_arrived_at"))
+    seen = lookup_by_id(spark, session, settings, "speed_seen", "id long, arrived_at timestamp", ids).select(
+        "id", F.col("arrived_at").alias("speed_arrived_at"))
     joined = unique.join(master, "id", "left").join(seen, "id", "left")
     return joined.withColumn(
         "from_kafka", F.col("master_arrived_at").isNotNull() | F.col("speed_arrived_at").isNotNull()
@@ -117,21 +122,32 @@ def load_csv(spark: SparkSession, settings: Settings, path: Path, spec: ColumnSp
     """Load every good row of ``path``; bad rows are counted by reason, never fatal."""
     started = time.monotonic()
     summary = LoadSummary()
-    for chunk in parsed_chunks(path, spec, summary):
-        rows = history_rows(spark, settings, spark.createDataFrame(chunk, SCHEMA)).persist()
-        try:
-            counts = {r.from_kafka: r["count"] for r in rows.groupBy("from_kafka").count().collect()}
-            history = rows.where(~F.col("from_kafka")).drop("from_kafka").withColumn("csv_loaded", F.lit(True))
-            # Idempotent: an upsert by id of the same values, so loading a file twice changes nothing.
-            history.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").mode("append").save()
-        finally:
-            rows.unpersist()
-        summary.loaded += counts.get(False, 0)
-        summary.already_from_kafka += counts.get(True, 0)
-        log.info("%s rows read, %s loaded so far (%.0f rows/s)", f"{summary.read:,}", f"{summary.loaded:,}",
-                 summary.read / max(0.001, time.monotonic() - started))
+    session = connect(settings)
+    try:
+        for chunk in parsed_chunks(path, spec, summary):
+            _load_chunk(spark, settings, session, chunk, summary, started)
+    finally:
+        session.cluster.shutdown()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _load_chunk(spark: SparkSession, settings: Settings, session: Session, chunk: list[tuple[Any, ...]],
+            summary: LoadSummary, started: float) -> None:
+    """Write one chunk's history rows; ids that came through Kafka are counted and left alone."""
+    rows = history_rows(spark, settings, session, spark.createDataFrame(chunk, SCHEMA),
+                        sorted({row[0] for row in chunk})).persist()
+    try:
+        counts = {r.from_kafka: r["count"] for r in rows.groupBy("from_kafka").count().collect()}
+        history = rows.where(~F.col("from_kafka")).drop("from_kafka").withColumn("csv_loaded", F.lit(True))
+        # Idempotent: an upsert by id of the same values, so loading a file twice changes nothing.
+        history.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").mode("append").save()
+    finally:
+        rows.unpersist()
+    summary.loaded += counts.get(False, 0)
+    summary.already_from_kafka += counts.get(True, 0)
+    log.info("%s rows read, %s loaded so far (%.0f rows/s)", f"{summary.read:,}", f"{summary.loaded:,}",
+             summary.read / max(0.001, time.monotonic() - started))
 
 
 def main(argv: Sequence[str]) -> int:
