@@ -34,6 +34,8 @@ def classify(cmdline: str) -> str | None:
         return "Cassandra node"
     if "org.apache.spark.deploy.SparkSubmit" in cmdline:
         return "Spark driver JVM"
+    if "-m trendoff." in cmdline:
+        return "streaming job Python driver"
     if "benchmarks/" in cmdline and "python" in cmdline and "run_all" not in cmdline:
         return "benchmark Python process"
     return None

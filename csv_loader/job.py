@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cassandra.cluster import Session
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.cassandra_io import apply_schema, connect
@@ -98,24 +98,22 @@ def parsed_chunks(path: Path, spec: ColumnSpec, summary: LoadSummary) -> Iterato
         yield chunk
 
 
-def history_rows(spark: SparkSession, settings: Settings, session: Session, chunk: DataFrame,
-                 ids: list[int]) -> DataFrame:
-    """The chunk's tweets that never came through Kafka, flagged csv_loaded.
+def history_rows(settings: Settings, session: Session, chunk: list[tuple[Any, ...]]
+                 ) -> tuple[list[tuple[Any, ...]], int]:
+    """The chunk's tweets that never came through Kafka (one row per id, the first in the file), and
+    how many ids did come through Kafka.
 
     An id that already arrived through Kafka keeps being counted by its arrival (speed, then batch);
     flagging it as history too would make the published batch count it while speed also does.
     The ids are looked up from the driver (IN queries, a few in flight): the connector's direct join
     ran out of connections under load.
     """
-    unique = chunk.dropDuplicates(["id"])
-    master = lookup_by_id(spark, session, settings, "tweets", "id long, arrived_at timestamp", ids).select(
-        "id", F.col("arrived_at").alias("master_arrived_at"))
-    seen = lookup_by_id(spark, session, settings, "speed_seen", "id long, arrived_at timestamp", ids).select(
-        "id", F.col("arrived_at").alias("speed_arrived_at"))
-    joined = unique.join(master, "id", "left").join(seen, "id", "left")
-    return joined.withColumn(
-        "from_kafka", F.col("master_arrived_at").isNotNull() | F.col("speed_arrived_at").isNotNull()
-    ).drop("master_arrived_at", "speed_arrived_at")
+    unique = {row[0]: row for row in reversed(chunk)}
+    master = lookup_by_id(session, settings.keyspace, "tweets", ["id", "arrived_at"], unique)
+    seen = lookup_by_id(session, settings.keyspace, "speed_seen", ["id"], unique)
+    from_kafka = {tweet_id for tweet_id, row in master.items() if row.arrived_at is not None} | set(seen)
+    history = [row for tweet_id, row in unique.items() if tweet_id not in from_kafka]
+    return history, len(unique) - len(history)
 
 
 def load_csv(spark: SparkSession, settings: Settings, path: Path, spec: ColumnSpec) -> LoadSummary:
@@ -135,17 +133,13 @@ def load_csv(spark: SparkSession, settings: Settings, path: Path, spec: ColumnSp
 def _load_chunk(spark: SparkSession, settings: Settings, session: Session, chunk: list[tuple[Any, ...]],
             summary: LoadSummary, started: float) -> None:
     """Write one chunk's history rows; ids that came through Kafka are counted and left alone."""
-    rows = history_rows(spark, settings, session, spark.createDataFrame(chunk, SCHEMA),
-                        sorted({row[0] for row in chunk})).persist()
-    try:
-        counts = {r.from_kafka: r["count"] for r in rows.groupBy("from_kafka").count().collect()}
-        history = rows.where(~F.col("from_kafka")).drop("from_kafka").withColumn("csv_loaded", F.lit(True))
+    history, from_kafka = history_rows(settings, session, chunk)
+    if history:
+        rows = spark.createDataFrame(history, SCHEMA).withColumn("csv_loaded", F.lit(True))
         # Idempotent: an upsert by id of the same values, so loading a file twice changes nothing.
-        history.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").mode("append").save()
-    finally:
-        rows.unpersist()
-    summary.loaded += counts.get(False, 0)
-    summary.already_from_kafka += counts.get(True, 0)
+        rows.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").mode("append").save()
+    summary.loaded += len(history)
+    summary.already_from_kafka += from_kafka
     log.info("%s rows read, %s loaded so far (%.0f rows/s)", f"{summary.read:,}", f"{summary.loaded:,}",
              summary.read / max(0.001, time.monotonic() - started))
 

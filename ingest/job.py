@@ -10,11 +10,11 @@ import logging
 from collections.abc import Sequence
 
 from cassandra.cluster import Session
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from trendoff import streaming
+from trendoff import avro_codec, streaming
 from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.spark import spark_session
@@ -23,13 +23,17 @@ log = logging.getLogger(__name__)
 JOB = "ingest"
 
 
-def land_tweets(
-    spark: SparkSession,
-    settings: Settings,
-    session: Session,
-    tweets: DataFrame,
-    timer: streaming.StepTimer | None = None,
-) -> int:
+def tweet_columns() -> dict[str, Column]:
+    """What ingest needs of each tweet: its 8 fields (created_at as epoch milliseconds, so no time zone
+    ever comes into it on the way to the driver)."""
+    return {
+        name: F.unix_millis(F.col("tweet.created_at")) if name == "created_at" else F.col(f"tweet.{name}")
+        for name in avro_codec.field_names()
+    }
+
+
+def land_tweets(session: Session, settings: Settings, tweets: list[streaming.Message],
+                timer: streaming.StepTimer | None = None) -> int:
     """Upsert the micro-batch's tweets into `tweets` by id, keeping each id's first arrival.
 
     The whole row is the first arrival's message (its 8 fields and where and when it arrived): a later
@@ -38,50 +42,46 @@ def land_tweets(
     the micro-batches met the copies in. Idempotent: a replayed micro-batch finds its own rows (the same
     message) and writes the same values again. A csv-loaded row (no arrival) takes the message's
     fields and arrival and keeps its csv_loaded flag: it stays history, counted by batch only.
+    Returns the number of rows written.
     """
-    firsts = streaming.first_arrivals(tweets).persist()
-    try:
-        ids = [row.id for row in firsts.select("id").collect()]
-        if timer:
-            timer.lap("first arrivals")
-        existing = streaming.lookup_by_id(
-            spark, session, settings, "tweets",
-            "id long, arrived_at timestamp, kafka_partition int, kafka_offset long", ids,
-        ).select(
-            "id",
-            F.col("arrived_at").alias("old_arrived_at"),
-            F.col("kafka_partition").alias("old_partition"),
-            F.col("kafka_offset").alias("old_offset"),
-        )
-        if timer:
-            timer.lap("lookups")
-        return _write_first_arrivals(settings, firsts.join(existing, "id", "left"))
-    finally:
-        firsts.unpersist()
-
-
-def _write_first_arrivals(settings: Settings, joined: DataFrame) -> int:
-    old_is_earlier = F.col("old_arrived_at").isNotNull() & streaming.earlier(
-        [F.col("old_arrived_at"), F.col("old_partition"), F.col("old_offset")],
-        [F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset")],
+    firsts = streaming.first_arrivals(tweets)
+    if timer:
+        timer.lap("first arrivals")
+    stored = streaming.lookup_by_id(
+        session, settings.keyspace, "tweets", ["id", "arrived_at", "kafka_partition", "kafka_offset"], firsts
     )
-    # No cache here: the micro-batch's first arrivals are cached and the lookup is a broadcast join.
-    rows = joined.where(~old_is_earlier).select(*streaming.TWEET_FIELDS, *streaming.ARRIVAL_COLUMNS)
-    count = rows.count()
-    if count:
-        streaming.write_table(rows, settings, "tweets")
-    return count
+    if timer:
+        timer.lap("lookups")
+    to_write = []
+    for tweet_id, message in firsts.items():
+        old = streaming.stored_arrival(stored.get(tweet_id))
+        if old is None or message.arrival <= old:
+            to_write.append(message)
+    columns = [*avro_codec.field_names(), "kafka_partition", "kafka_offset", "arrived_at"]
+    statement = session.prepare(
+        f"INSERT INTO {settings.keyspace}.tweets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    streaming.write_narrow(session, settings.keyspace, statement, [_row_values(message) for message in to_write])
+    return len(to_write)
+
+
+def _row_values(message: streaming.Message) -> tuple[object, ...]:
+    tweet = message.tweet
+    assert tweet is not None
+    fields = [streaming.from_epoch_ms(tweet.created_at) if name == "created_at" else tweet[name]
+              for name in avro_codec.field_names()]
+    return (*fields, message.kafka_partition, message.kafka_offset, message.arrived_at)
 
 
 def build_query(spark: SparkSession, settings: Settings, options: streaming.StreamOptions) -> StreamingQuery:
     recorder = streaming.ProgressRecorder(settings, JOB)
 
-    def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
-        landed = land_tweets(spark, settings, recorder.session, tweets, timer)
+    def process_tweets(tweets: list[streaming.Message], batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
+        landed = land_tweets(recorder.session, settings, tweets, timer)
         timer.lap("land")
         return {"tweets_landed": landed}
 
-    handle = streaming.micro_batch_handler(JOB, settings, recorder, process_tweets)
+    handle = streaming.micro_batch_handler(JOB, settings, recorder, tweet_columns(), process_tweets)
     stream = streaming.kafka_stream(spark, settings, JOB, options)
     checkpoint = streaming.checkpoint_dir(settings, JOB, options)
     return streaming.start_query(

@@ -13,10 +13,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from cassandra.cluster import Session
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
@@ -42,154 +45,146 @@ def published_cutoff(recorder: streaming.ProgressRecorder) -> dt.datetime | None
     return row.arrival_cutoff.replace(tzinfo=dt.UTC)
 
 
-def first_arrivals_to_decide(
-    spark: SparkSession,
-    settings: Settings,
-    session: Session,
-    firsts: DataFrame,
-    cutoff: dt.datetime | None,
-    count_retweets: bool,
-    timer: streaming.StepTimer | None = None,
-) -> DataFrame:
-    """The micro-batch's tweets that are their id's first arrival, with what to do about each.
+def tweet_columns(count_retweets: bool) -> dict[str, Column]:
+    """What speed needs of each tweet: its id, the view's user key and its words (the word rule, in Spark)."""
+    return {
+        "id": F.col("tweet.id"),
+        "user": user_key(F.col("tweet.user")),
+        "words": words_column(F.col("tweet.text"), F.col("tweet.is_retweet"), count_retweets=count_retweets),
+    }
 
-    ``firsts``: the micro-batch's earliest copy of each id (streaming.first_arrivals). Returns one
-    row per id whose copy here is earlier than (or the very message of) the arrival in `speed_seen`.
-    Columns: the tweet's arrival columns, ``user`` (the view key), ``arrival_minute``, ``tweet_id``,
-    ``words`` (array, repeats kept; empty when the published batch already counts the tweet), and
-    ``old_user``/``old_minute``/``old_words`` when an earlier copy replaces a count made at a later
-    one (rows to delete first).
+
+@dataclass(frozen=True)
+class Decision:
+    """What the speed job does about one tweet id's first arrival in a micro-batch."""
+
+    message: streaming.Message
+    words: list[str]  # repeats kept; empty when the published batch view already counts the tweet
+    moved_from: Any = None  # the speed_seen row of a later copy counted before, whose rows go first
+
+    @property
+    def user(self) -> str:
+        assert self.message.tweet is not None
+        return str(self.message.tweet.user)
+
+    @property
+    def arrival_minute(self) -> dt.datetime:
+        return self.message.arrived_at.replace(second=0, microsecond=0)
+
+
+def decide(
+    session: Session, keyspace: str, tweets: list[streaming.Message], cutoff: dt.datetime | None,
+    timer: streaming.StepTimer | None = None,
+) -> list[Decision]:
+    """The micro-batch's tweets that are their id's first arrival, with what to write for each.
+
+    An id is decided here when its earliest copy in the micro-batch is earlier than (or the very
+    message of) the arrival in `speed_seen`: a replayed micro-batch meets its own speed_seen rows and
+    decides the same again; a later copy of a counted id is skipped; an earlier one moves the count.
     """
-    ids = [row.id for row in firsts.select("id").collect()]
+    firsts = streaming.first_arrivals(tweets)
     if timer:
         timer.lap("first arrivals")
     seen = streaming.lookup_by_id(
-        spark, session, settings, "speed_seen",
-        "id long, kafka_partition int, kafka_offset long, arrived_at timestamp, user string, "
-        "arrival_minute timestamp, words array<string>",
-        ids,
-    ).select(
-        "id",
-        F.col("kafka_partition").alias("seen_partition"),
-        F.col("kafka_offset").alias("seen_offset"),
-        F.col("arrived_at").alias("seen_arrived_at"),
-        F.col("user").alias("old_user"),
-        F.col("arrival_minute").alias("old_minute"),
-        F.col("words").alias("old_words"),
+        session, keyspace, "speed_seen",
+        ["id", "kafka_partition", "kafka_offset", "arrived_at", "user", "arrival_minute", "words"], firsts,
     )
-    master = streaming.lookup_by_id(
-        spark, session, settings, "tweets", "id long, csv_loaded boolean, arrived_at timestamp", ids
-    ).select("id", F.col("csv_loaded"), F.col("arrived_at").alias("master_arrived_at"))
+    master = streaming.lookup_by_id(session, keyspace, "tweets", ["id", "csv_loaded", "arrived_at"], firsts)
     if timer:
         timer.lap("lookups")
-    joined = firsts.join(seen, "id", "left").join(master, "id", "left")
-    same_message = (F.col("seen_partition") == F.col("kafka_partition")) & (
-        F.col("seen_offset") == F.col("kafka_offset")
-    )
-    earlier_than_seen = streaming.earlier(
-        [F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset")],
-        [F.col("seen_arrived_at"), F.col("seen_partition"), F.col("seen_offset")],
-    )
-    # A replayed micro-batch meets its own speed_seen rows (same message): it decides and writes the
-    # same again. A later copy of a counted id is skipped here.
-    first = F.col("seen_partition").isNull() | same_message | earlier_than_seen
-    moved = F.col("seen_partition").isNotNull() & ~same_message
-    # The published batch view counts master rows that arrived before T, and csv-loaded history; the
-    # master's arrival is the id's first arrival, whichever copy this job sees first.
-    in_batch_view = F.coalesce(F.col("csv_loaded"), F.lit(False))
-    if cutoff is not None:
-        in_batch_view = in_batch_view | F.coalesce(F.col("master_arrived_at") < F.lit(cutoff), F.lit(False))
-    words = words_column(F.col("text"), F.col("is_retweet"), count_retweets=count_retweets)
-    return joined.where(first).select(
-        F.col("id").alias("tweet_id"),
-        *streaming.ARRIVAL_COLUMNS,
-        user_key(F.col("user")).alias("user"),
-        F.date_trunc("minute", F.col("arrived_at")).alias("arrival_minute"),
-        F.when(in_batch_view, F.array().cast("array<string>")).otherwise(words).alias("words"),
-        F.when(moved, F.col("old_user")).alias("old_user"),
-        F.when(moved, F.col("old_minute")).alias("old_minute"),
-        F.when(moved, F.col("old_words")).alias("old_words"),
-    )
+    cutoff_ms = None if cutoff is None else streaming.epoch_ms(cutoff)
+    decisions = []
+    for tweet_id, message in firsts.items():
+        seen_row = seen.get(tweet_id)
+        seen_arrival = streaming.stored_arrival(seen_row)
+        if seen_arrival is not None and message.arrival > seen_arrival:
+            continue
+        same_message = seen_arrival is not None and seen_arrival[1:] == message.arrival[1:]
+        moved_from = seen_row if seen_arrival is not None and not same_message else None
+        # The published batch view counts csv-loaded history and master rows that arrived before T; the
+        # master's arrival is the id's first arrival, whichever copy this job sees first.
+        stored = master.get(tweet_id)
+        in_batch_view = stored is not None and (
+            bool(stored.csv_loaded)
+            or (cutoff_ms is not None and stored.arrived_at is not None
+                and streaming.epoch_ms(stored.arrived_at) < cutoff_ms)
+        )
+        assert message.tweet is not None
+        words = [] if in_batch_view else list(message.tweet.words)
+        decisions.append(Decision(message, words, moved_from))
+    return decisions
 
 
-def speed_word_rows(decided: DataFrame) -> DataFrame:
-    """speed_words rows: (user, arrival_minute, word, tweet_id, count) - count = times in that tweet.
-
-    Counted inside each tweet's own word array (a tweet has a few dozen words at most), so a
-    micro-batch needs no shuffle for it.
-    """
-    per_word = decided.select(
-        "user", "arrival_minute", "tweet_id", "words", F.explode(F.array_distinct("words")).alias("word")
-    )
-    return per_word.select(
-        "user", "arrival_minute", "word", "tweet_id",
-        F.size(F.filter("words", lambda each: each == F.col("word"))).alias("count"),
-    )
-
-
-def _has_old_rows() -> Column:
-    return F.col("old_minute").isNotNull() & (F.size("old_words") > 0)
-
-
-def delete_moved_counts(recorder: streaming.ProgressRecorder, decided: DataFrame) -> int:
-    """Delete the speed_words rows of counts made at a later copy of an id whose earlier copy is here.
-
-    Rare (copies of one id in two partitions, seen out of order), so the keys are collected to the driver.
-    """
-    moved = decided.where(_has_old_rows()).select(
-        "tweet_id", "old_user", "old_minute", "old_words"
-    ).collect()
+def delete_moved_counts(session: Session, keyspace: str, decisions: list[Decision]) -> int:
+    """Delete the speed_words rows of counts made at a later copy of an id whose earlier copy is here
+    (rare: copies of one id in two partitions, seen out of order)."""
+    moved = [decision for decision in decisions
+             if decision.moved_from is not None and decision.moved_from.arrival_minute is not None
+             and decision.moved_from.words]
     if not moved:
         return 0
-    session = recorder.session
     statement = session.prepare(
-        f"DELETE FROM {recorder.settings.keyspace}.speed_words "
-        "WHERE user = ? AND arrival_minute = ? AND word = ? AND tweet_id = ?"
+        f"DELETE FROM {keyspace}.speed_words WHERE user = ? AND arrival_minute = ? AND word = ? AND tweet_id = ?"
     )
-    for row in moved:
-        for word in row.old_words:
-            session.execute(statement, (row.old_user, row.old_minute, word, row.tweet_id), timeout=30.0)
+    streaming.execute_all(session, statement, [
+        (old.user, old.arrival_minute, word, decision.message.id)
+        for decision in moved
+        for old in [decision.moved_from]
+        for word in old.words
+    ])
     log.info("speed: moved the counts of %d tweets to an earlier arrival", len(moved))
     return len(moved)
+
+
+def write_counts(session: Session, keyspace: str, decisions: list[Decision]) -> None:
+    """speed_words rows (user, arrival_minute, word, tweet_id, count = times in that tweet).
+
+    Idempotent: keyed (user, minute, word, tweet id), a replay overwrites the same rows with the same
+    counts (no counters); the TTL comes from the table default.
+    """
+    statement = session.prepare(
+        f"INSERT INTO {keyspace}.speed_words (user, arrival_minute, word, tweet_id, count) VALUES (?, ?, ?, ?, ?)"
+    )
+    rows = [
+        (decision.user, decision.arrival_minute, word, decision.message.id, count)
+        for decision in decisions
+        for word, count in Counter(decision.words).items()
+    ]
+    streaming.write_wide(session, statement, rows, partition_of=lambda row: row[0])
+
+
+def write_seen(session: Session, keyspace: str, decisions: list[Decision]) -> None:
+    """speed_seen: each decided id's arrival and what was written for it."""
+    statement = session.prepare(
+        f"INSERT INTO {keyspace}.speed_seen (id, kafka_partition, kafka_offset, arrived_at, user, arrival_minute, "
+        "words) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    streaming.write_narrow(session, keyspace, statement, [
+        (decision.message.id, decision.message.kafka_partition, decision.message.kafka_offset,
+         decision.message.arrived_at, decision.user, decision.arrival_minute, frozenset(decision.words))
+        for decision in decisions
+    ])
 
 
 def build_query(
     spark: SparkSession, settings: Settings, options: streaming.StreamOptions, count_retweets: bool = False
 ) -> StreamingQuery:
     recorder = streaming.ProgressRecorder(settings, JOB)
+    keyspace = settings.keyspace
 
-    def process_tweets(tweets: DataFrame, batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
-        cutoff = published_cutoff(recorder)
-        firsts = streaming.first_arrivals(tweets).persist()
-        decided = first_arrivals_to_decide(
-            spark, settings, recorder.session, firsts, cutoff, count_retweets, timer
-        ).persist()
-        try:
-            # One pass fills the cache and tells whether any count has to move (rarely).
-            figures = decided.agg(
-                F.count_if(F.size("words") > 0).alias("counted"), F.count_if(_has_old_rows()).alias("moved")
-            ).first()
-            timer.lap("dedup")
-            # Order matters for a crash between steps: old rows go first, then the new rows, then
-            # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
-            if figures.moved:
-                delete_moved_counts(recorder, decided)
-            # Idempotent: keyed (user, minute, word, tweet id), a replay overwrites the same rows with
-            # the same counts (no counters); the TTL comes from the table default.
-            streaming.write_table(speed_word_rows(decided), settings, "speed_words", **streaming.WIDE_WRITES)
-            timer.lap("words")
-            seen_rows = decided.select(
-                F.col("tweet_id").alias("id"), *streaming.ARRIVAL_COLUMNS, "user", "arrival_minute",
-                F.array_distinct("words").alias("words"),
-            )
-            streaming.write_table(seen_rows, settings, "speed_seen")
-            timer.lap("seen")
-        finally:
-            decided.unpersist()
-            firsts.unpersist()
-        return {"tweets_counted": figures.counted}
+    def process_tweets(tweets: list[streaming.Message], batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
+        session = recorder.session
+        decisions = decide(session, keyspace, tweets, published_cutoff(recorder), timer)
+        # Order matters for a crash between steps: old rows go first, then the new rows, then
+        # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
+        delete_moved_counts(session, keyspace, decisions)
+        write_counts(session, keyspace, decisions)
+        timer.lap("words")
+        write_seen(session, keyspace, decisions)
+        timer.lap("seen")
+        return {"tweets_counted": sum(1 for decision in decisions if decision.words)}
 
-    handle = streaming.micro_batch_handler(JOB, settings, recorder, process_tweets)
+    handle = streaming.micro_batch_handler(JOB, settings, recorder, tweet_columns(count_retweets), process_tweets)
     stream = streaming.kafka_stream(spark, settings, JOB, options)
     checkpoint = streaming.checkpoint_dir(settings, JOB, options)
     return streaming.start_query(

@@ -1,6 +1,7 @@
-"""What the two streaming jobs (ingest, speed) share: the Kafka source, Avro decoding with dead
-letters, first-arrival dedup and id lookups, Cassandra writes, progress records, the micro-batch
-handler (with per-step timings) and the bounded runner."""
+"""What the two streaming jobs (ingest, speed) share: the Kafka source, each micro-batch decoded and
+checked in one Spark job and brought to the driver, dead letters, first-arrival dedup, id lookups and
+writes with the Cassandra driver, progress records, the micro-batch handler (with per-step timings)
+and the bounded runner."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import datetime as dt
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
-from pyspark.sql import Column, DataFrame, SparkSession
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
+from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 from pyspark.sql.streaming import StreamingQuery
@@ -27,16 +30,18 @@ from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
 
-CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
-TWEET_FIELDS = avro_codec.field_names()
-ARRIVAL_COLUMNS = ["kafka_partition", "kafka_offset", "arrived_at"]
-# A micro-batch's ids are looked up from the driver, so even a long backlog is read in bounded steps.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# A micro-batch is brought to the driver, so even a long backlog is read in bounded steps.
 DEFAULT_MAX_OFFSETS_PER_TRIGGER = 50_000
 LOOKUP_CHUNK = 100
 LOOKUP_CONCURRENCY = 16
-# For tables written many rows per partition (speed_words: one row per word, many per user): bigger
-# unlogged single-partition batches (under Cassandra's 5 KiB warning) and more of them in flight.
-WIDE_WRITES = {"spark.cassandra.output.batch.size.bytes": "4096", "spark.cassandra.output.concurrent.writes": "10"}
+WRITE_CONCURRENCY = 64
+# Rows of one partition per unlogged batch: speed_words rows hold ~40-60 bytes of data, so 80 stay
+# under Cassandra's 5 KiB batch warning for ordinary words (80 measured faster than 40 per batch).
+ROWS_PER_BATCH = 80
+# Partitions per unlogged batch of one-row partitions: Cassandra warns above 10 by default
+# (unlogged_batch_across_partitions_warn_threshold).
+PARTITIONS_PER_BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -124,108 +129,190 @@ def check_messages(batch: DataFrame) -> DataFrame:
     return decoded.withColumn("reason", reason)
 
 
-def good_tweets(checked: DataFrame) -> DataFrame:
-    """The decodable tweets: the 8 fields plus kafka_partition, kafka_offset, arrived_at."""
-    return checked.where(F.col("reason").isNull()).select("tweet.*", *ARRIVAL_COLUMNS)
+@dataclass(frozen=True)
+class Message:
+    """One message of a micro-batch on the driver: where and when it arrived, and either the job's
+    columns of its tweet (``tweet``) or why it is a dead letter (``reason``, with its raw bytes)."""
+
+    kafka_partition: int
+    kafka_offset: int
+    arrived_ms: int  # broker append time, epoch milliseconds (what Kafka and Cassandra both keep)
+    reason: str | None
+    message_key: bytes | None
+    message_value: bytes | None
+    tweet: Row | None
+
+    @property
+    def id(self) -> int:
+        assert self.tweet is not None
+        return int(self.tweet.id)
+
+    @property
+    def arrival(self) -> tuple[int, int, int]:
+        """Orders the copies of an id: the first arrival is the smallest."""
+        return (self.arrived_ms, self.kafka_partition, self.kafka_offset)
+
+    @property
+    def arrived_at(self) -> dt.datetime:
+        return from_epoch_ms(self.arrived_ms)
 
 
-def dead_messages(checked: DataFrame) -> DataFrame:
-    return checked.where(F.col("reason").isNotNull()).select(
-        F.col("kafka_partition"), F.col("kafka_offset"), F.col("reason"),
-        F.col("key").alias("message_key"), F.col("value").alias("message_value"),
-    )
+def collect_messages(batch: DataFrame, tweet_columns: dict[str, Column]) -> list[Message]:
+    """The micro-batch on the driver, in one Spark job: decoded, checked, and for each good tweet the
+    job's ``tweet_columns`` (expressions over the ``tweet`` struct, such as its words).
+
+    Micro-batches are bounded (--max-offsets-per-trigger), so they fit on the driver. What a job does
+    with them is a few Cassandra reads and writes; done from the driver, a micro-batch costs one Spark
+    job instead of six, which at a thousand tweets a second is most of its time (docs/design.md).
+    """
+    checked = check_messages(batch)
+    dead = F.col("reason").isNotNull()
+    rows = checked.select(
+        "kafka_partition", "kafka_offset", F.unix_millis("arrived_at").alias("arrived_ms"), "reason",
+        F.when(dead, F.col("key")).alias("message_key"), F.when(dead, F.col("value")).alias("message_value"),
+        F.when(~dead, F.struct(*[column.alias(name) for name, column in tweet_columns.items()])).alias("tweet"),
+    ).collect()
+    return [Message(row.kafka_partition, row.kafka_offset, row.arrived_ms, row.reason,
+                    None if row.message_key is None else bytes(row.message_key),
+                    None if row.message_value is None else bytes(row.message_value), row.tweet)
+            for row in rows]
+
+
+def from_epoch_ms(millis: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(milliseconds=millis)
+
+
+def epoch_ms(value: dt.datetime) -> int:
+    """Milliseconds since the epoch; a naive datetime (as the driver returns them) is UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - EPOCH) // dt.timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """One pass over a checked micro-batch: messages, dead letters and next offset per partition."""
+    """A micro-batch's messages, dead letters and next offset per partition."""
 
     messages: int
     dead_letters: int
     next_offsets: dict[int, int]
 
 
-def summarize(checked: DataFrame) -> BatchSummary:
-    rows = checked.groupBy("kafka_partition").agg(
-        F.count(F.lit(1)).alias("messages"),
-        F.count("reason").alias("dead"),
-        (F.max("kafka_offset") + 1).alias("next_offset"),
-    ).collect()
+def summarize(messages: list[Message]) -> BatchSummary:
+    next_offsets: dict[int, int] = {}
+    for message in messages:
+        next_offsets[message.kafka_partition] = max(
+            next_offsets.get(message.kafka_partition, 0), message.kafka_offset + 1
+        )
     return BatchSummary(
-        messages=sum(row.messages for row in rows),
-        dead_letters=sum(row.dead for row in rows),
-        next_offsets={row.kafka_partition: row.next_offset for row in rows},
+        messages=len(messages),
+        dead_letters=sum(1 for message in messages if message.reason is not None),
+        next_offsets=next_offsets,
     )
 
 
-def earlier(a: list[Column], b: list[Column]) -> Column:
-    """a < b in lexicographic order (for (arrived_at, partition, offset) tuples)."""
-    result = a[-1] < b[-1]
-    for left, right in zip(reversed(a[:-1]), reversed(b[:-1]), strict=True):
-        result = (left < right) | ((left == right) & result)
-    return result
+def first_arrivals(tweets: Iterable[Message]) -> dict[int, Message]:
+    """Each tweet id's earliest arrival in the micro-batch (a replay sends ids again)."""
+    firsts: dict[int, Message] = {}
+    for message in tweets:
+        current = firsts.get(message.id)
+        if current is None or message.arrival < current.arrival:
+            firsts[message.id] = message
+    return firsts
 
 
-def first_arrivals(tweets: DataFrame) -> DataFrame:
-    """One row per tweet id: its earliest arrival in this micro-batch (a replay sends ids again)."""
-    ordered = F.struct(F.col("arrived_at"), F.col("kafka_partition"), F.col("kafka_offset"), F.struct("*").alias("t"))
-    return tweets.groupBy("id").agg(F.min(ordered).alias("first")).select("first.t.*")
+def stored_arrival(row: Any) -> tuple[int, int, int] | None:
+    """The (arrived_ms, partition, offset) of a looked-up row, or None when it has no arrival
+    (csv-loaded history), comparable with Message.arrival."""
+    if row is None or row.arrived_at is None:
+        return None
+    return (epoch_ms(row.arrived_at), row.kafka_partition, row.kafka_offset)
 
 
-def lookup_by_id(
-    spark: SparkSession, session: Session, settings: Settings, table: str, schema: str, ids: list[int]
-) -> DataFrame:
-    """The rows of ``table`` (keyed by ``id``) for ``ids``, as a small DataFrame to join a micro-batch with.
+def lookup_by_id(session: Session, keyspace: str, table: str, columns: Sequence[str], ids: Iterable[int]
+                 ) -> dict[int, Any]:
+    """The rows of ``table`` (keyed by ``id``) for ``ids``, by id; ``columns`` must include ``id``.
 
-    ``schema`` names the columns to read, in Spark DDL ("id long, arrived_at timestamp, ...").
-    Looked up from the driver with `IN` queries of LOOKUP_CHUNK ids, a few in flight: most ids of a
-    micro-batch are new, so few rows come back, and on this scale it is several times cheaper than
-    the connector's per-key direct join. The ids come to the driver, so micro-batches are bounded
-    (--max-offsets-per-trigger).
+    `IN` queries of LOOKUP_CHUNK ids, a few in flight: most ids of a micro-batch are new, so few rows
+    come back, and on this scale it is several times cheaper than the connector's per-key join.
     """
-    columns = [part.strip().split()[0] for part in schema.split(",")]
-    statement = session.prepare(
-        f"SELECT {', '.join(columns)} FROM {settings.keyspace}.{table} WHERE id IN ?"
-    )
+    ids = list(ids)
+    statement = session.prepare(f"SELECT {', '.join(columns)} FROM {keyspace}.{table} WHERE id IN ?")
     chunks = [(ids[start:start + LOOKUP_CHUNK],) for start in range(0, len(ids), LOOKUP_CHUNK)]
-    found: list[tuple[object, ...]] = []
-    for success, result in execute_concurrent_with_args(
+    found: dict[int, Any] = {}
+    for _success, result in execute_concurrent_with_args(
         session, statement, chunks, concurrency=LOOKUP_CONCURRENCY, raise_on_first_error=True
     ):
-        if not success:  # unreachable with raise_on_first_error, kept for the type checker
-            raise RuntimeError(f"looking up {table} rows failed: {result}")
-        found.extend(tuple(_to_spark(value) for value in row) for row in result)
-    return spark.createDataFrame(found, schema)
+        found.update((row.id, row) for row in result)
+    return found
 
 
-def _to_spark(value: object) -> object:
-    # The driver returns timestamps as naive UTC datetimes (Spark would read them as local time) and
-    # sets as sorted sets.
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    if isinstance(value, (set, frozenset)) or type(value).__name__ in ("SortedSet", "OrderedSet"):
-        return list(value)  # type: ignore[call-overload]
-    return value
+def execute_all(session: Session, statement: PreparedStatement, parameters: Sequence[Sequence[Any]]) -> None:
+    """Run ``statement`` once per parameter tuple, WRITE_CONCURRENCY in flight; the first failure raises."""
+    execute_concurrent_with_args(
+        session, statement, parameters, concurrency=WRITE_CONCURRENCY, raise_on_first_error=True
+    )
 
 
-def write_table(frame: DataFrame, settings: Settings, table: str, **connector_options: str) -> None:
-    frame.write.format(CASSANDRA_FORMAT).options(keyspace=settings.keyspace, table=table, **connector_options).mode(
-        "append"
-    ).save()
+def write_wide(
+    session: Session, statement: PreparedStatement, rows: Sequence[Sequence[Any]],
+    partition_of: Callable[[Sequence[Any]], Any],
+) -> None:
+    """Write many rows per partition: each partition's rows go as unlogged batches of at most
+    ROWS_PER_BATCH (one partition per batch: one mutation, no batch log)."""
+    groups: dict[Any, list[BoundStatement]] = {}
+    for values in rows:
+        groups.setdefault(partition_of(values), []).append(statement.bind(values))
+    _execute_batches(session, groups, ROWS_PER_BATCH)
 
 
-def write_dead_letters(checked: DataFrame, settings: Settings, job: str) -> None:
+def write_narrow(session: Session, keyspace: str, statement: PreparedStatement,
+                 rows: Sequence[Sequence[Any]]) -> None:
+    """Write rows of one partition each (keyed by id): rows whose partitions live on the same replicas
+    go as unlogged batches of at most PARTITIONS_PER_BATCH, sent to one of those replicas.
+
+    A request per row is what limits a micro-batch here (the Python driver's per-request cost); a
+    batch of partitions that share their replicas costs the coordinator no extra hop.
+    """
+    metadata = session.cluster.metadata
+    groups: dict[Any, list[BoundStatement]] = {}
+    for values in rows:
+        bound = statement.bind(values)
+        replicas = tuple(sorted(str(host.endpoint) for host in metadata.get_replicas(keyspace, bound.routing_key)))
+        groups.setdefault(replicas, []).append(bound)
+    _execute_batches(session, groups, PARTITIONS_PER_BATCH)
+
+
+def _execute_batches(session: Session, groups: dict[Any, list[BoundStatement]], size: int) -> None:
+    batches: list[tuple[BatchStatement, None]] = []
+    for statements in groups.values():
+        for start in range(0, len(statements), size):
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for bound in statements[start:start + size]:
+                batch.add(bound)
+            batches.append((batch, None))
+    execute_concurrent(session, batches, concurrency=WRITE_CONCURRENCY, raise_on_first_error=True)
+
+
+def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> None:
     """Store undecodable messages with where they were and why; they never stop the stream.
 
     Idempotent: keyed by (job, topic, partition, offset), a replay rewrites the same rows.
     """
-    rows = dead_messages(checked).withColumn("job", F.lit(job)).withColumn("topic", F.lit(settings.topic)).withColumn(
-        "recorded_at", F.current_timestamp()
+    dead = [message for message in messages if message.reason is not None]
+    statement = session.prepare(
+        f"INSERT INTO {settings.keyspace}.dead_letters (job, topic, kafka_partition, kafka_offset, reason, "
+        "message_key, message_value, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     )
-    write_table(rows, settings, "dead_letters")
-    for row in rows.select("kafka_partition", "kafka_offset", "reason").limit(3).collect():
-        log.warning("%s: dead-lettered partition %d offset %d: %s", job, row.kafka_partition, row.kafka_offset,
-                    row.reason)
+    now = dt.datetime.now(dt.UTC)
+    execute_all(session, statement, [
+        (job, settings.topic, message.kafka_partition, message.kafka_offset, message.reason, message.message_key,
+         message.message_value, now)
+        for message in dead
+    ])
+    for message in dead[:3]:
+        log.warning("%s: dead-lettered partition %d offset %d: %s", job, message.kafka_partition,
+                    message.kafka_offset, message.reason)
 
 
 class ProgressRecorder:
@@ -348,28 +435,27 @@ def micro_batch_handler(
     job: str,
     settings: Settings,
     recorder: ProgressRecorder,
-    process_tweets: Callable[[DataFrame, int, StepTimer], dict[str, int]],
+    tweet_columns: dict[str, Column],
+    process_tweets: Callable[[list[Message], int, StepTimer], dict[str, int]],
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function both jobs run: decode, dead letters, the job's own work, progress.
+    """The foreachBatch function both jobs run: collect, dead letters, the job's own work, progress.
 
+    ``tweet_columns`` are what the job needs of each good tweet (collect_messages);
     ``process_tweets(tweets, batch_id, timer)`` writes the job's rows and returns figures to log.
     Progress is written last, so it never runs ahead of the rows.
     """
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         timer = StepTimer()
-        checked = check_messages(batch).persist()
-        try:
-            summary = summarize(checked)
-            timer.lap("read")
-            if not summary.messages:
-                return
-            if summary.dead_letters:
-                write_dead_letters(checked, settings, job)
-                timer.lap("dead letters")
-            figures = process_tweets(good_tweets(checked), batch_id, timer)
-        finally:
-            checked.unpersist()
+        messages = collect_messages(batch, tweet_columns)
+        timer.lap("read")
+        if not messages:
+            return
+        summary = summarize(messages)
+        if summary.dead_letters:
+            write_dead_letters(recorder.session, settings, job, messages)
+            timer.lap("dead letters")
+        figures = process_tweets([message for message in messages if message.reason is None], batch_id, timer)
         positions = recorder.record(summary.next_offsets)
         lag = recorder.lag(positions)
         timer.lap("progress")
