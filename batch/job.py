@@ -31,10 +31,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.arrival import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff
-from trendoff.cassandra_io import apply_schema, connect
+from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
-from trendoff.spark import spark_session
+from trendoff.spark import job_spark_session
 from trendoff.view_keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
 from trendoff.words import user_word_counts
 
@@ -223,12 +223,7 @@ def main(argv: Sequence[str]) -> int:
     options = BatchOptions(args.count_retweets, args.clock_skew_seconds, args.keep_minutes)
     settings = settings_from_args(args)
     log.info("batch settings: %s, %s", settings.describe(), options)
-    session = connect(settings)
-    try:
-        apply_schema(session, settings.keyspace, settings.replication)
-    finally:
-        session.cluster.shutdown()
-    spark = spark_session(settings, "trendoff-batch")
+    spark = job_spark_session(settings, "trendoff-batch")
     while True:
         started = time.monotonic()
         try:

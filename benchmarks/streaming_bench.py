@@ -212,8 +212,9 @@ def main() -> None:
     cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
     spark = spark_session(settings, "trendoff-streaming-bench") if args.shared_session else None
     jobs: list[Job] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="streaming-bench-") as folder:
+    # The checkpoints' folder outlives the jobs: they are stopped before it is deleted.
+    with tempfile.TemporaryDirectory(prefix="streaming-bench-") as folder:
+        try:
             builders = {"ingest": ingest_query, "speed": speed_query}
             for job in args.jobs.split(","):
                 checkpoint = Path(folder) / job
@@ -231,15 +232,14 @@ def main() -> None:
                        "freshness": freshness(settings, session, jobs, maker, args.rate, args.seconds)}
             check_running(jobs)
             print(json.dumps({"settings": vars(args), **results}, indent=2))
-    finally:
-        for job in jobs:
-            job.stop()
-        session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
-        session.cluster.shutdown()
-        topics.delete_topic(settings.bootstrap_servers, settings.topic)
-        if spark is not None:
-            spark.stop()
-
+        finally:
+            for job in jobs:
+                job.stop()
+            session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
+            session.cluster.shutdown()
+            topics.delete_topic(settings.bootstrap_servers, settings.topic)
+            if spark is not None:
+                spark.stop()
 
 if __name__ == "__main__":
     main()

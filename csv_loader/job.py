@@ -34,9 +34,9 @@ from cassandra.cluster import Session
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.cassandra_io import apply_schema, connect
+from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.spark import spark_session
+from trendoff.spark import job_spark_session
 from trendoff.streaming import lookup_by_id
 from trendoff.tweet_columns import (
     ColumnSpec,
@@ -152,12 +152,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
     spec = spec_from_args(args, args.path)  # user mistakes (file, columns) surface before Spark starts
-    session = connect(settings)
-    try:
-        apply_schema(session, settings.keyspace, settings.replication)
-    finally:
-        session.cluster.shutdown()
-    spark = spark_session(settings, "trendoff-csv-loader")
+    spark = job_spark_session(settings, "trendoff-csv-loader")
     summary = load_csv(spark, settings, args.path, spec)
     for line in summary.lines():
         print(line)

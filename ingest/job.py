@@ -15,9 +15,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from trendoff import avro_codec, streaming
-from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.spark import spark_session
+from trendoff.spark import job_spark_session
 
 log = logging.getLogger(__name__)
 JOB = "ingest"
@@ -74,19 +73,13 @@ def _row_values(message: streaming.Message) -> tuple[object, ...]:
 
 
 def build_query(spark: SparkSession, settings: Settings, options: streaming.StreamOptions) -> StreamingQuery:
-    recorder = streaming.ProgressRecorder(settings, JOB)
-
-    def process_tweets(tweets: list[streaming.Message], batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
-        landed = land_tweets(recorder.session, settings, tweets, timer)
+    def process_tweets(session: Session, tweets: list[streaming.Message], timer: streaming.StepTimer
+                       ) -> dict[str, int]:
+        landed = land_tweets(session, settings, tweets, timer)
         timer.lap("land")
         return {"tweets_landed": landed}
 
-    handle = streaming.micro_batch_handler(JOB, settings, recorder, tweet_columns(), process_tweets)
-    stream = streaming.kafka_stream(spark, settings, JOB, options)
-    checkpoint = streaming.checkpoint_dir(settings, JOB, options)
-    return streaming.start_query(
-        stream, handle, checkpoint, options, f"{JOB}-{settings.topic}", on_stop=recorder.close
-    )
+    return streaming.start_job(spark, settings, options, JOB, tweet_columns(), process_tweets)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -97,11 +90,6 @@ def main(argv: Sequence[str]) -> int:
     settings = settings_from_args(args)
     options = streaming.options_from_args(args)
     log.info("ingest: %s", settings.describe())
-    session = connect(settings)
-    try:
-        apply_schema(session, settings.keyspace, settings.replication)
-    finally:
-        session.cluster.shutdown()
-    spark = spark_session(settings, "trendoff-ingest")
+    spark = job_spark_session(settings, "trendoff-ingest")
     streaming.run_query(build_query(spark, settings, options), options)
     return 0

@@ -24,9 +24,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from trendoff import streaming
-from trendoff.cassandra_io import apply_schema, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.spark import spark_session
+from trendoff.spark import job_spark_session
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import words_column
 
@@ -34,14 +33,12 @@ log = logging.getLogger(__name__)
 JOB = "speed"
 
 
-def published_cutoff(recorder: streaming.ProgressRecorder) -> dt.datetime | None:
+def published_cutoff(session: Session, keyspace: str) -> dt.datetime | None:
     """The arrival cutoff T of the published batch view (None before the first batch)."""
-    row = recorder.session.execute(
-        f"SELECT arrival_cutoff FROM {recorder.settings.keyspace}.batch_published WHERE view_name = 'words'"
-    ).one()
+    row = session.execute(f"SELECT arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = 'words'").one()
     if row is None or row.arrival_cutoff is None:
         return None
-    # The driver returns naive UTC datetimes; Spark would read a naive one in the local time zone.
+    # The driver returns naive UTC datetimes: made aware, so it is never read as local time.
     return row.arrival_cutoff.replace(tzinfo=dt.UTC)
 
 
@@ -169,12 +166,11 @@ def write_seen(session: Session, keyspace: str, decisions: list[Decision]) -> No
 def build_query(
     spark: SparkSession, settings: Settings, options: streaming.StreamOptions, count_retweets: bool = False
 ) -> StreamingQuery:
-    recorder = streaming.ProgressRecorder(settings, JOB)
     keyspace = settings.keyspace
 
-    def process_tweets(tweets: list[streaming.Message], batch_id: int, timer: streaming.StepTimer) -> dict[str, int]:
-        session = recorder.session
-        decisions = decide(session, keyspace, tweets, published_cutoff(recorder), timer)
+    def process_tweets(session: Session, tweets: list[streaming.Message], timer: streaming.StepTimer
+                       ) -> dict[str, int]:
+        decisions = decide(session, keyspace, tweets, published_cutoff(session, keyspace), timer)
         # Order matters for a crash between steps: old rows go first, then the new rows, then
         # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
         delete_moved_counts(session, keyspace, decisions)
@@ -184,12 +180,7 @@ def build_query(
         timer.lap("seen")
         return {"tweets_counted": sum(1 for decision in decisions if decision.words)}
 
-    handle = streaming.micro_batch_handler(JOB, settings, recorder, tweet_columns(count_retweets), process_tweets)
-    stream = streaming.kafka_stream(spark, settings, JOB, options)
-    checkpoint = streaming.checkpoint_dir(settings, JOB, options)
-    return streaming.start_query(
-        stream, handle, checkpoint, options, f"{JOB}-{settings.topic}", on_stop=recorder.close
-    )
+    return streaming.start_job(spark, settings, options, JOB, tweet_columns(count_retweets), process_tweets)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -201,11 +192,6 @@ def main(argv: Sequence[str]) -> int:
     settings = settings_from_args(args)
     options = streaming.options_from_args(args)
     log.info("speed: %s", settings.describe())
-    session = connect(settings)
-    try:
-        apply_schema(session, settings.keyspace, settings.replication)
-    finally:
-        session.cluster.shutdown()
-    spark = spark_session(settings, "trendoff-speed")
+    spark = job_spark_session(settings, "trendoff-speed")
     streaming.run_query(build_query(spark, settings, options, args.count_retweets), options)
     return 0

@@ -75,3 +75,12 @@ def apply_schema(session: Session, keyspace: str, replication: str) -> None:
     for statement in ddl_statements(keyspace, replication):
         session.execute(statement, timeout=60.0)
     log.info("schema applied to keyspace %s", keyspace)
+
+
+def ensure_schema(settings: Settings) -> None:
+    """Apply the schema over a short-lived session (what every job does before it starts Spark)."""
+    session = connect(settings)
+    try:
+        apply_schema(session, settings.keyspace, settings.replication)
+    finally:
+        session.cluster.shutdown()

@@ -8,6 +8,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from trendoff.cassandra_io import ensure_schema
 from trendoff.config import Settings
 from trendoff.jars import spark_connector_jars
 
@@ -48,6 +49,13 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
     session.sparkContext.setLogLevel("WARN")
     log.info("spark session %s on %s", app_name, session.sparkContext.master)
     return session
+
+
+def job_spark_session(settings: Settings, app_name: str) -> SparkSession:
+    """For a job's main: the keyspace and tables made sure of first (a user mistake in the connection
+    settings then fails in seconds, before Spark starts), then the session."""
+    ensure_schema(settings)
+    return spark_session(settings, app_name)
 
 
 def _under_spark_submit() -> bool:

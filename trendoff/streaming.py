@@ -465,3 +465,23 @@ def micro_batch_handler(
                  time.monotonic() - timer.started, timer.describe())
 
     return handle
+
+
+def start_job(
+    spark: SparkSession,
+    settings: Settings,
+    options: StreamOptions,
+    job: str,
+    tweet_columns: dict[str, Column],
+    process_tweets: Callable[[Session, list[Message], StepTimer], dict[str, int]],
+) -> StreamingQuery:
+    """Start a streaming job's query: its consumer group and checkpoint, the shared micro-batch handler
+    around ``process_tweets(session, tweets, timer)`` (the job's own work, on the job's driver session)."""
+    recorder = ProgressRecorder(settings, job)
+    handle = micro_batch_handler(
+        job, settings, recorder, tweet_columns,
+        lambda tweets, _batch_id, timer: process_tweets(recorder.session, tweets, timer),
+    )
+    stream = kafka_stream(spark, settings, job, options)
+    return start_query(stream, handle, checkpoint_dir(settings, job, options), options, f"{job}-{settings.topic}",
+                       on_stop=recorder.close)
