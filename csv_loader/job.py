@@ -2,8 +2,8 @@
 
 Rows are parsed on the driver by the same RowReader the producer uses (one implementation of the
 CSV rules: presets, column options, encodings, multi-line fields, derived ids; row_to_tweet is the
-same reader for one dict row) and streamed to Spark in chunks; Spark then joins them with the master
-table and writes them through the Cassandra connector. Why the driver parses rather than the
+same reader for one dict row) in chunks; ids that already came through Kafka are looked up and left
+out, and Spark writes the rest through the Cassandra connector. Why the driver parses rather than the
 executors: a CSV with quoted multi-line fields cannot be split at arbitrary byte offsets, the
 encodings (Mac Roman for 538) and byte-order marks must be handled before any split, and bad rows
 must be counted by reason with their line numbers, which per-executor parsing would have to ship

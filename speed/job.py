@@ -92,24 +92,31 @@ def decide(
     cutoff_ms = None if cutoff is None else streaming.epoch_ms(cutoff)
     decisions = []
     for tweet_id, message in firsts.items():
-        seen_row = seen.get(tweet_id)
-        seen_arrival = streaming.stored_arrival(seen_row)
-        if seen_arrival is not None and message.arrival > seen_arrival:
-            continue
-        same_message = seen_arrival is not None and seen_arrival[1:] == message.arrival[1:]
-        moved_from = seen_row if seen_arrival is not None and not same_message else None
-        # The published batch view counts csv-loaded history and master rows that arrived before T; the
-        # master's arrival is the id's first arrival, whichever copy this job sees first.
-        stored = master.get(tweet_id)
-        in_batch_view = stored is not None and (
-            bool(stored.csv_loaded)
-            or (cutoff_ms is not None and stored.arrived_at is not None
-                and streaming.epoch_ms(stored.arrived_at) < cutoff_ms)
-        )
-        assert message.tweet is not None
-        words = [] if in_batch_view else list(message.tweet.words)
-        decisions.append(Decision(message, words, moved_from))
+        decision = decide_one(message, seen.get(tweet_id), master.get(tweet_id), cutoff_ms)
+        if decision is not None:
+            decisions.append(decision)
     return decisions
+
+
+def decide_one(message: streaming.Message, seen_row: Any, master_row: Any, cutoff_ms: int | None
+               ) -> Decision | None:
+    """What to do about an id's earliest copy in the micro-batch, given its `speed_seen` row and its
+    master row (None when missing) and the published cutoff T (epoch ms, None before any batch).
+    None: a later copy of an id already counted, skipped."""
+    seen_arrival = streaming.stored_arrival(seen_row)
+    if seen_arrival is not None and message.arrival > seen_arrival:
+        return None
+    same_message = seen_arrival is not None and seen_arrival[1:] == message.arrival[1:]
+    moved_from = seen_row if seen_arrival is not None and not same_message else None
+    # The published batch view counts csv-loaded history and master rows that arrived before T; the
+    # master's arrival is the id's first arrival, whichever copy this job sees first.
+    in_batch_view = master_row is not None and (
+        bool(master_row.csv_loaded)
+        or (cutoff_ms is not None and master_row.arrived_at is not None
+            and streaming.epoch_ms(master_row.arrived_at) < cutoff_ms)
+    )
+    assert message.tweet is not None
+    return Decision(message, [] if in_batch_view else list(message.tweet.words), moved_from)
 
 
 def delete_moved_counts(session: Session, keyspace: str, decisions: list[Decision]) -> int:
