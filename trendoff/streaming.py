@@ -431,18 +431,22 @@ class StepTimer:
         return ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.steps.items())
 
 
+# A job's own work on a micro-batch's good tweets: (driver session, tweets, timer) -> figures to log.
+ProcessTweets = Callable[[Session, list[Message], "StepTimer"], dict[str, int]]
+
+
 def micro_batch_handler(
     job: str,
     settings: Settings,
     recorder: ProgressRecorder,
     tweet_columns: dict[str, Column],
-    process_tweets: Callable[[list[Message], int, StepTimer], dict[str, int]],
+    process_tweets: ProcessTweets,
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function both jobs run: collect, dead letters, the job's own work, progress.
 
     ``tweet_columns`` are what the job needs of each good tweet (collect_messages);
-    ``process_tweets(tweets, batch_id, timer)`` writes the job's rows and returns figures to log.
-    Progress is written last, so it never runs ahead of the rows.
+    ``process_tweets(session, tweets, timer)`` writes the job's rows with the job's driver session and
+    returns figures to log. Progress is written last, so it never runs ahead of the rows.
     """
 
     def handle(batch: DataFrame, batch_id: int) -> None:
@@ -455,7 +459,8 @@ def micro_batch_handler(
         if summary.dead_letters:
             write_dead_letters(recorder.session, settings, job, messages)
             timer.lap("dead letters")
-        figures = process_tweets([message for message in messages if message.reason is None], batch_id, timer)
+        good = [message for message in messages if message.reason is None]
+        figures = process_tweets(recorder.session, good, timer)
         positions = recorder.record(summary.next_offsets)
         lag = recorder.lag(positions)
         timer.lap("progress")
@@ -473,15 +478,12 @@ def start_job(
     options: StreamOptions,
     job: str,
     tweet_columns: dict[str, Column],
-    process_tweets: Callable[[Session, list[Message], StepTimer], dict[str, int]],
+    process_tweets: ProcessTweets,
 ) -> StreamingQuery:
     """Start a streaming job's query: its consumer group and checkpoint, the shared micro-batch handler
-    around ``process_tweets(session, tweets, timer)`` (the job's own work, on the job's driver session)."""
+    around ``process_tweets`` (the job's own work)."""
     recorder = ProgressRecorder(settings, job)
-    handle = micro_batch_handler(
-        job, settings, recorder, tweet_columns,
-        lambda tweets, _batch_id, timer: process_tweets(recorder.session, tweets, timer),
-    )
+    handle = micro_batch_handler(job, settings, recorder, tweet_columns, process_tweets)
     stream = kafka_stream(spark, settings, job, options)
     return start_query(stream, handle, checkpoint_dir(settings, job, options), options, f"{job}-{settings.topic}",
                        on_stop=recorder.close)
