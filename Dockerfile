@@ -14,6 +14,9 @@ COPY batch batch
 COPY serving serving
 COPY plotting plotting
 COPY csv_loader csv_loader
+COPY apps apps
+COPY demo demo
+COPY stack stack
 COPY jvm jvm
 RUN pip install --no-cache-dir . && TRENDOFF_HOME=/opt/trendoff trendoff setup spark
 ENV TRENDOFF_HOME=/opt/trendoff

@@ -3,6 +3,6 @@
 import sys
 
 from trendoff.batch.job import main
-from trendoff.cli import run_main
+from trendoff.entry import run_main
 
 sys.exit(run_main(main, sys.argv[1:]))

@@ -34,15 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from pyspark.sql.streaming import StreamingQuery
 
 from trendoff import avro_codec, cassandra_io, progress, topics
 from trendoff.config import Settings, load_settings
-from trendoff.ingest.job import build_query as ingest_query
+from trendoff.ingest.job import build_job as ingest_job
 from trendoff.logs import configure_logging
 from trendoff.spark import spark_session
-from trendoff.speed.job import build_query as speed_query
-from trendoff.streaming import StreamOptions, stop_query
+from trendoff.speed.job import build_job as speed_job
+from trendoff.stream_job import StreamingJob, StreamOptions
 
 log = logging.getLogger("streaming_bench")
 
@@ -77,20 +76,20 @@ def send(producer: Producer, settings: Settings, tweet: dict[str, Any]) -> None:
 class Job:
     """A streaming job under test: a query in this process, or a `python -m trendoff.<job>` process."""
 
-    def __init__(self, name: str, query: StreamingQuery | None = None, process: subprocess.Popen[bytes] | None = None,
+    def __init__(self, name: str, query: StreamingJob | None = None, process: subprocess.Popen[bytes] | None = None,
                  log_path: Path | None = None) -> None:
         self.name, self.query, self.process, self.log_path = name, query, process, log_path
 
     def check(self) -> None:
-        if self.query is not None and self.query.exception() is not None:
-            raise RuntimeError(f"{self.name} failed: {self.query.exception()}")
+        if self.query is not None and self.query.failure() is not None:
+            raise RuntimeError(f"{self.name} failed: {self.query.failure()}")
         if self.process is not None and self.process.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-3000:] if self.log_path else ""
             raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
 
     def stop(self) -> None:
         if self.query is not None:
-            stop_query(self.query)
+            self.query.stop()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # the job stops its query, as on Ctrl-C
             try:
@@ -215,7 +214,7 @@ def main() -> None:
     # The checkpoints' folder outlives the jobs: they are stopped before it is deleted.
     with tempfile.TemporaryDirectory(prefix="streaming-bench-") as folder:
         try:
-            builders = {"ingest": ingest_query, "speed": speed_query}
+            builders = {"ingest": ingest_job, "speed": speed_job}
             for job in args.jobs.split(","):
                 checkpoint = Path(folder) / job
                 if spark is not None:

@@ -2,7 +2,7 @@
 
 import sys
 
-from trendoff.cli import run_main
 from trendoff.csv_loader.job import main
+from trendoff.entry import run_main
 
 sys.exit(run_main(main, sys.argv[1:]))

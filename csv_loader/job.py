@@ -35,9 +35,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.cassandra_io import connect
+from trendoff.cassandra_writes import lookup_by_id
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.spark import job_spark_session
-from trendoff.streaming import lookup_by_id
 from trendoff.tweet_columns import (
     ColumnSpec,
     RowReader,
@@ -148,7 +148,7 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="trendoff load-csv", description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="the CSV file")
     add_column_options(parser)
-    add_connection_options(parser)
+    add_connection_options(parser, kafka=False)
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
     spec = spec_from_args(args, args.path)  # user mistakes (file, columns) surface before Spark starts

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from cassandra.cluster import Session
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery
 
-from trendoff import avro_codec, streaming
+from trendoff import avro_codec
+from trendoff.cassandra_writes import lookup_by_id, write_narrow
 from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.kafka_messages import Message, first_arrivals, stored_arrival
 from trendoff.spark import job_spark_session
+from trendoff.stream_job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.times import from_epoch_ms
 
 log = logging.getLogger(__name__)
 JOB = "ingest"
@@ -31,8 +34,8 @@ def tweet_columns() -> dict[str, Column]:
     }
 
 
-def land_tweets(session: Session, settings: Settings, tweets: list[streaming.Message],
-                timer: streaming.StepTimer | None = None) -> int:
+def land_tweets(session: Session, settings: Settings, tweets: list[Message],
+                timer: StepTimer | None = None) -> int:
     """Upsert the micro-batch's tweets into `tweets` by id, keeping each id's first arrival.
 
     The whole row is the first arrival's message (its 8 fields and where and when it arrived): a later
@@ -43,53 +46,53 @@ def land_tweets(session: Session, settings: Settings, tweets: list[streaming.Mes
     fields and arrival and keeps its csv_loaded flag: it stays history, counted by batch only.
     Returns the number of rows written.
     """
-    firsts = streaming.first_arrivals(tweets)
+    firsts = first_arrivals(tweets)
     if timer:
         timer.lap("first arrivals")
-    stored = streaming.lookup_by_id(
+    stored = lookup_by_id(
         session, settings.keyspace, "tweets", ["id", "arrived_at", "kafka_partition", "kafka_offset"], firsts
     )
     if timer:
         timer.lap("lookups")
     to_write = []
     for tweet_id, message in firsts.items():
-        old = streaming.stored_arrival(stored.get(tweet_id))
+        old = stored_arrival(stored.get(tweet_id))
         if old is None or message.arrival <= old:
             to_write.append(message)
     columns = [*avro_codec.field_names(), "kafka_partition", "kafka_offset", "arrived_at"]
     statement = session.prepare(
         f"INSERT INTO {settings.keyspace}.tweets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
-    streaming.write_narrow(session, settings.keyspace, statement, [_row_values(message) for message in to_write])
+    write_narrow(session, settings.keyspace, statement, [_row_values(message) for message in to_write])
     return len(to_write)
 
 
-def _row_values(message: streaming.Message) -> tuple[object, ...]:
+def _row_values(message: Message) -> tuple[object, ...]:
     tweet = message.tweet
     assert tweet is not None
-    fields = [streaming.from_epoch_ms(tweet.created_at) if name == "created_at" else tweet[name]
+    fields = [from_epoch_ms(tweet.created_at) if name == "created_at" else tweet[name]
               for name in avro_codec.field_names()]
     return (*fields, message.kafka_partition, message.kafka_offset, message.arrived_at)
 
 
-def build_query(spark: SparkSession, settings: Settings, options: streaming.StreamOptions) -> StreamingQuery:
-    def process_tweets(session: Session, tweets: list[streaming.Message], timer: streaming.StepTimer
+def build_job(spark: SparkSession, settings: Settings, options: StreamOptions) -> StreamingJob:
+    def process_tweets(session: Session, tweets: list[Message], timer: StepTimer
                        ) -> dict[str, int]:
         landed = land_tweets(session, settings, tweets, timer)
         timer.lap("land")
         return {"tweets_landed": landed}
 
-    return streaming.start_job(spark, settings, options, JOB, tweet_columns(), process_tweets)
+    return StreamingJob(spark, settings, options, JOB, tweet_columns(), process_tweets)
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="trendoff ingest", description=__doc__.splitlines()[0])
     add_connection_options(parser)
-    streaming.add_stream_options(parser)
+    add_stream_options(parser)
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
-    options = streaming.options_from_args(args)
+    options = options_from_args(args)
     log.info("ingest: %s", settings.describe())
     spark = job_spark_session(settings, "trendoff-ingest")
-    streaming.run_query(build_query(spark, settings, options), options)
+    build_job(spark, settings, options).run()
     return 0

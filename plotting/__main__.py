@@ -2,7 +2,7 @@
 
 import sys
 
-from trendoff.cli import run_main
+from trendoff.entry import run_main
 from trendoff.plotting.main import main
 
 sys.exit(run_main(main, sys.argv[1:]))

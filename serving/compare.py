@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_TOP = 20
+
+
+def positive_top(raw: str) -> int:
+    """The --top flag of every command that ranks words: a whole number of at least 1."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 @dataclass(frozen=True)

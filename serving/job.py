@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
-from trendoff.serving.compare import DEFAULT_TOP, rank_mutual
+from trendoff.serving.compare import DEFAULT_TOP, positive_top, rank_mutual
 from trendoff.serving.views import Published, ViewReader
 from trendoff.spark import spark_session
 from trendoff.view_keys import batch_bucket, user_key
@@ -94,11 +94,10 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m trendoff.serving.job", description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=Path, required=True, help="a file with one 'a,b' pair per line")
     parser.add_argument("--output", type=Path, required=True, help="the JSON-lines file to write")
-    parser.add_argument("--top", type=int, default=DEFAULT_TOP)
-    add_connection_options(parser)
+    parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
+                        help=f"how many words per pair (default {DEFAULT_TOP})")
+    add_connection_options(parser, kafka=False)
     args = parser.parse_args(argv)
-    if args.top < 1:
-        raise TrendoffError("bad-option", "--top must be at least 1")
     pairs = read_pairs(args.pairs)
     settings = settings_from_args(args)
     answers = run_pairs(spark_session(settings, "trendoff-serving"), settings, pairs, args.top)
@@ -111,6 +110,6 @@ def main(argv: Sequence[str]) -> int:
 if __name__ == "__main__":
     import sys
 
-    from trendoff.cli import run_main
+    from trendoff.entry import run_main
 
     sys.exit(run_main(main, sys.argv[1:]))

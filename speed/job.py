@@ -21,11 +21,13 @@ from typing import Any
 from cassandra.cluster import Session
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery
 
-from trendoff import streaming
+from trendoff.cassandra_writes import execute_all, lookup_by_id, write_narrow, write_wide
 from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.kafka_messages import Message, first_arrivals, stored_arrival
 from trendoff.spark import job_spark_session
+from trendoff.stream_job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.times import epoch_ms, floor_to_minute
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import words_column
 
@@ -55,7 +57,7 @@ def tweet_columns(count_retweets: bool) -> dict[str, Column]:
 class Decision:
     """What the speed job does about one tweet id's first arrival in a micro-batch."""
 
-    message: streaming.Message
+    message: Message
     words: list[str]  # repeats kept; empty when the published batch view already counts the tweet
     moved_from: Any = None  # the speed_seen row of a later copy counted before, whose rows go first
 
@@ -66,12 +68,12 @@ class Decision:
 
     @property
     def arrival_minute(self) -> dt.datetime:
-        return self.message.arrived_at.replace(second=0, microsecond=0)
+        return floor_to_minute(self.message.arrived_at)
 
 
 def decide(
-    session: Session, keyspace: str, tweets: list[streaming.Message], cutoff: dt.datetime | None,
-    timer: streaming.StepTimer | None = None,
+    session: Session, keyspace: str, tweets: list[Message], cutoff: dt.datetime | None,
+    timer: StepTimer | None = None,
 ) -> list[Decision]:
     """The micro-batch's tweets that are their id's first arrival, with what to write for each.
 
@@ -79,17 +81,17 @@ def decide(
     message of) the arrival in `speed_seen`: a replayed micro-batch meets its own speed_seen rows and
     decides the same again; a later copy of a counted id is skipped; an earlier one moves the count.
     """
-    firsts = streaming.first_arrivals(tweets)
+    firsts = first_arrivals(tweets)
     if timer:
         timer.lap("first arrivals")
-    seen = streaming.lookup_by_id(
+    seen = lookup_by_id(
         session, keyspace, "speed_seen",
         ["id", "kafka_partition", "kafka_offset", "arrived_at", "user", "arrival_minute", "words"], firsts,
     )
-    master = streaming.lookup_by_id(session, keyspace, "tweets", ["id", "csv_loaded", "arrived_at"], firsts)
+    master = lookup_by_id(session, keyspace, "tweets", ["id", "csv_loaded", "arrived_at"], firsts)
     if timer:
         timer.lap("lookups")
-    cutoff_ms = None if cutoff is None else streaming.epoch_ms(cutoff)
+    cutoff_ms = None if cutoff is None else epoch_ms(cutoff)
     decisions = []
     for tweet_id, message in firsts.items():
         decision = decide_one(message, seen.get(tweet_id), master.get(tweet_id), cutoff_ms)
@@ -98,12 +100,12 @@ def decide(
     return decisions
 
 
-def decide_one(message: streaming.Message, seen_row: Any, master_row: Any, cutoff_ms: int | None
+def decide_one(message: Message, seen_row: Any, master_row: Any, cutoff_ms: int | None
                ) -> Decision | None:
     """What to do about an id's earliest copy in the micro-batch, given its `speed_seen` row and its
     master row (None when missing) and the published cutoff T (epoch ms, None before any batch).
     None: a later copy of an id already counted, skipped."""
-    seen_arrival = streaming.stored_arrival(seen_row)
+    seen_arrival = stored_arrival(seen_row)
     if seen_arrival is not None and message.arrival > seen_arrival:
         return None
     same_message = seen_arrival is not None and seen_arrival[1:] == message.arrival[1:]
@@ -113,7 +115,7 @@ def decide_one(message: streaming.Message, seen_row: Any, master_row: Any, cutof
     in_batch_view = master_row is not None and (
         bool(master_row.csv_loaded)
         or (cutoff_ms is not None and master_row.arrived_at is not None
-            and streaming.epoch_ms(master_row.arrived_at) < cutoff_ms)
+            and epoch_ms(master_row.arrived_at) < cutoff_ms)
     )
     assert message.tweet is not None
     return Decision(message, [] if in_batch_view else list(message.tweet.words), moved_from)
@@ -130,7 +132,7 @@ def delete_moved_counts(session: Session, keyspace: str, decisions: list[Decisio
     statement = session.prepare(
         f"DELETE FROM {keyspace}.speed_words WHERE user = ? AND arrival_minute = ? AND word = ? AND tweet_id = ?"
     )
-    streaming.execute_all(session, statement, [
+    execute_all(session, statement, [
         (old.user, old.arrival_minute, word, decision.message.id)
         for decision in moved
         for old in [decision.moved_from]
@@ -154,7 +156,7 @@ def write_counts(session: Session, keyspace: str, decisions: list[Decision]) -> 
         for decision in decisions
         for word, count in Counter(decision.words).items()
     ]
-    streaming.write_wide(session, statement, rows, partition_of=lambda row: row[0])
+    write_wide(session, statement, rows, partition_of=lambda row: row[0])
 
 
 def write_seen(session: Session, keyspace: str, decisions: list[Decision]) -> None:
@@ -163,19 +165,19 @@ def write_seen(session: Session, keyspace: str, decisions: list[Decision]) -> No
         f"INSERT INTO {keyspace}.speed_seen (id, kafka_partition, kafka_offset, arrived_at, user, arrival_minute, "
         "words) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
-    streaming.write_narrow(session, keyspace, statement, [
+    write_narrow(session, keyspace, statement, [
         (decision.message.id, decision.message.kafka_partition, decision.message.kafka_offset,
          decision.message.arrived_at, decision.user, decision.arrival_minute, frozenset(decision.words))
         for decision in decisions
     ])
 
 
-def build_query(
-    spark: SparkSession, settings: Settings, options: streaming.StreamOptions, count_retweets: bool = False
-) -> StreamingQuery:
+def build_job(
+    spark: SparkSession, settings: Settings, options: StreamOptions, count_retweets: bool = False
+) -> StreamingJob:
     keyspace = settings.keyspace
 
-    def process_tweets(session: Session, tweets: list[streaming.Message], timer: streaming.StepTimer
+    def process_tweets(session: Session, tweets: list[Message], timer: StepTimer
                        ) -> dict[str, int]:
         decisions = decide(session, keyspace, tweets, published_cutoff(session, keyspace), timer)
         # Order matters for a crash between steps: old rows go first, then the new rows, then
@@ -187,18 +189,18 @@ def build_query(
         timer.lap("seen")
         return {"tweets_counted": sum(1 for decision in decisions if decision.words)}
 
-    return streaming.start_job(spark, settings, options, JOB, tweet_columns(count_retweets), process_tweets)
+    return StreamingJob(spark, settings, options, JOB, tweet_columns(count_retweets), process_tweets)
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="trendoff speed", description=__doc__.splitlines()[0])
     add_connection_options(parser)
-    streaming.add_stream_options(parser)
+    add_stream_options(parser)
     parser.add_argument("--count-retweets", action="store_true", help="count the words of retweets too")
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
-    options = streaming.options_from_args(args)
+    options = options_from_args(args)
     log.info("speed: %s", settings.describe())
     spark = job_spark_session(settings, "trendoff-speed")
-    streaming.run_query(build_query(spark, settings, options, args.count_retweets), options)
+    build_job(spark, settings, options, args.count_retweets).run()
     return 0

@@ -18,7 +18,7 @@ import pytest
 
 from trendoff import cassandra_io, topics
 from trendoff.config import Settings, load_settings
-from trendoff.stack import Stack
+from trendoff.stack.services import Stack
 
 TESTS_DIR = Path(__file__).parent
 PROJECT_ROOT = TESTS_DIR.parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,22 +119,42 @@ class Settings:
         }
 
 
-def _convert(name: str, raw: str) -> object:
-    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "tuple[str, ...]":
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        if kind in ("Path", "Path | None"):
-            return Path(raw).expanduser().resolve()
-    except ValueError as error:
-        raise TrendoffError(
-            "bad-setting", f"{ENV_VARS[name]}={raw!r} is not a valid {kind}: {error}"
-        ) from error
+# How a TRENDOFF_* value becomes the field's type. Keyed by field name, not by annotation text, so a new
+# setting without a converter fails loudly here instead of silently staying a string.
+def _to_int(raw: str) -> int:
+    return int(raw)
+
+
+def _to_float(raw: str) -> float:
+    return float(raw)
+
+
+def _to_hosts(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _to_path(raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+def _to_str(raw: str) -> str:
     return raw
+
+
+_CONVERTERS: dict[str, Callable[[str], object]] = {
+    "home": _to_path, "kafka_bootstrap": _to_str, "cassandra_hosts": _to_hosts, "cassandra_port": _to_int,
+    "keyspace": _to_str, "replication": _to_str, "topic": _to_str, "topic_partitions": _to_int,
+    "kafka_port": _to_int, "kafka_controller_port": _to_int, "cassandra_storage_port": _to_int,
+    "kafka_heap_mb": _to_int, "cassandra_heap_mb": _to_int, "data_dir": _to_path, "jvm_dir": _to_path,
+    "spark_master": _to_str, "spark_jars": _to_str, "startup_timeout_seconds": _to_float,
+}
+
+
+def _convert(name: str, raw: str) -> object:
+    try:
+        return _CONVERTERS[name](raw)
+    except ValueError as error:
+        raise TrendoffError("bad-setting", f"{ENV_VARS[name]}={raw!r} is not valid: {error}") from error
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -144,19 +164,20 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     return Settings().with_overrides(**from_env).with_overrides(**overrides)
 
 
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """Flags every service-using command shares; they override the TRENDOFF_* variables."""
-    group = parser.add_argument_group("connections (override TRENDOFF_* variables)")
-    group.add_argument("--bootstrap", dest="kafka_bootstrap", help="Kafka bootstrap servers host:port[,...]")
-    group.add_argument(
-        "--cassandra",
-        dest="cassandra_hosts",
-        type=lambda raw: tuple(h.strip() for h in raw.split(",") if h.strip()),
-        help="Cassandra contact points host[,host...]",
-    )
-    group.add_argument("--cassandra-port", dest="cassandra_port", type=int, help="Cassandra CQL port (default 9042)")
-    group.add_argument("--keyspace", help="Cassandra keyspace (default trendoff)")
-    group.add_argument("--topic", help="Kafka topic (default tweets)")
+def add_connection_options(parser: argparse.ArgumentParser, *, kafka: bool = True, cassandra: bool = True) -> None:
+    """The connection flags of a command (only those of the services it uses); each overrides its variable."""
+    group = parser.add_argument_group("connections (each flag overrides its environment variable)")
+    if kafka:
+        group.add_argument("--bootstrap", dest="kafka_bootstrap", metavar="HOST:PORT[,...]",
+                           help=f"Kafka bootstrap servers (${ENV_VARS['kafka_bootstrap']}; default the local broker)")
+        group.add_argument("--topic", metavar="NAME", help=f"Kafka topic (${ENV_VARS['topic']}; default tweets)")
+    if cassandra:
+        group.add_argument("--cassandra", dest="cassandra_hosts", type=_to_hosts, metavar="HOST[,...]",
+                           help=f"Cassandra contact points (${ENV_VARS['cassandra_hosts']}; default the local node)")
+        group.add_argument("--cassandra-port", dest="cassandra_port", type=int, metavar="PORT",
+                           help=f"Cassandra CQL port (${ENV_VARS['cassandra_port']}; default 9042)")
+        group.add_argument("--keyspace", metavar="NAME",
+                           help=f"Cassandra keyspace (${ENV_VARS['keyspace']}; default trendoff)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -9,9 +9,9 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.cli import run_main
 from trendoff.config import Settings
-from trendoff.demo import main as demo_main
+from trendoff.demo.main import main as demo_main
+from trendoff.entry import run_main
 from trendoff.producer.sources import csv_tweets
 from trendoff.serving.compare import rank_mutual
 from trendoff.tweet_columns import PRESETS

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer, TopicPartition
 
-from trendoff.arrival import PartitionFacts, batch_cutoff, floor_to_minute, partition_facts
+from trendoff.batch.cutoff import PartitionFacts, batch_cutoff, partition_facts
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
+from trendoff.times import floor_to_minute
 
 PER_PARTITION = {0: 3, 1: 4, 2: 2}  # messages produced to each of the topic's 3 partitions
 

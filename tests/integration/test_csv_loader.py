@@ -14,15 +14,15 @@ from pyspark.sql import SparkSession
 from tests.conftest import connection_args, unique_name, wait_until_spark_sees
 from trendoff import avro_codec, cassandra_io, topics
 from trendoff.batch.job import run_batch
-from trendoff.cli import run_main
 from trendoff.config import Settings
 from trendoff.csv_loader.job import load_csv
 from trendoff.csv_loader.job import main as load_main
-from trendoff.ingest.job import build_query as ingest_query
+from trendoff.entry import run_main
+from trendoff.ingest.job import build_job as ingest_job
 from trendoff.producer.main import main as produce_main
 from trendoff.serving.query import run_compare
-from trendoff.speed.job import build_query as speed_query
-from trendoff.streaming import StreamOptions, run_query
+from trendoff.speed.job import build_job as speed_job
+from trendoff.stream_job import StreamOptions
 from trendoff.tweet_columns import ColumnSpec, derived_id, epoch_ms
 
 
@@ -82,9 +82,9 @@ def test_538_history_gives_the_same_answer_as_replaying_it_through_kafka(
     kafka = ["--bootstrap", other_settings.bootstrap_servers, "--topic", other_settings.topic]
     for path in files:
         assert run_main(produce_main, ["csv", str(path), *kafka]) == 0
-    for name, build in (("ingest", ingest_query), ("speed", speed_query)):
+    for name, build in (("ingest", ingest_job), ("speed", speed_job)):
         options = StreamOptions(until_idle=True, checkpoint=tmp_path / name, timeout_seconds=300)
-        run_query(build(spark, other_settings, options), options)
+        build(spark, other_settings, options).run()
     from_kafka = run_compare(other_settings, "BarackObama", "realDonaldTrump", top=50)
     assert from_history.top == from_kafka.top and len(from_kafka.top) == 50
 
@@ -100,7 +100,7 @@ def test_bad_rows_are_counted_and_kafka_arrivals_are_kept(
     producer.produce(settings.topic, key=b"ann", value=avro_codec.encode(arrived))
     assert producer.flush(30) == 0
     options = StreamOptions(until_idle=True, checkpoint=tmp_path / "ingest", timeout_seconds=300)
-    run_query(ingest_query(spark, settings, options), options)
+    ingest_job(spark, settings, options).run()
     before = master(spark, settings)[42]
 
     path = tmp_path / "history.csv"

@@ -20,15 +20,15 @@ from pyspark.sql import functions as F
 from tests.conftest import connection_args
 from trendoff import avro_codec
 from trendoff.batch.job import run_batch
-from trendoff.cli import run_main
-from trendoff.compare_cmd import main as compare_main
+from trendoff.apps.compare import main as compare_main
 from trendoff.config import Settings
-from trendoff.ingest.job import build_query as ingest_query
+from trendoff.entry import run_main
+from trendoff.ingest.job import build_job as ingest_job
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.query import compare, run_compare
 from trendoff.serving.views import ViewReader
-from trendoff.speed.job import build_query as speed_query
-from trendoff.streaming import StreamOptions, run_query
+from trendoff.speed.job import build_job as speed_job
+from trendoff.stream_job import StreamOptions
 from trendoff.view_keys import batch_bucket, user_key_column
 from trendoff.words import tweet_word_counts
 
@@ -62,9 +62,9 @@ def produce(settings: Settings, tweets: list[dict[str, Any]]) -> None:
 
 
 def catch_up(spark: SparkSession, settings: Settings, checkpoints: Path) -> None:
-    for name, build in (("ingest", ingest_query), ("speed", speed_query)):
+    for name, build in (("ingest", ingest_job), ("speed", speed_job)):
         options = StreamOptions(until_idle=True, checkpoint=checkpoints / name, timeout_seconds=300)
-        run_query(build(spark, settings, options), options)
+        build(spark, settings, options).run()
 
 
 def expected_counts(spark: SparkSession, tweets: list[dict[str, Any]]) -> dict[str, Counter[str]]:
@@ -110,9 +110,9 @@ def test_every_tweet_counted_exactly_once_whenever_batch_runs(
     # batch while tweets flow: ingest has landed only part of the third slice
     options = StreamOptions(until_idle=True, checkpoint=tmp_path / "ingest", max_offsets_per_trigger=30,
                             timeout_seconds=300)
-    query = ingest_query(spark, settings, options)
+    job = ingest_job(spark, settings, options)
     result = run_batch(spark, settings, clock_skew_seconds=0)
-    run_query(query, options)
+    job.run()
     catch_up(spark, settings, tmp_path)
     assert_compare_exact(settings, expected_counts(spark, first + second + third))
     master = spark.read.format("org.apache.spark.sql.cassandra").options(

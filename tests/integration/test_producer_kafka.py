@@ -17,8 +17,8 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import NewTopic
 
 from trendoff import avro_codec, topics
-from trendoff.cli import run_main
 from trendoff.config import Settings
+from trendoff.entry import run_main
 from trendoff.producer.main import main as produce_main
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, jsonl_tweets, synthetic_tweets

@@ -20,8 +20,8 @@ import pytest
 
 from tests.integration.test_producer_kafka import by_id, connection_args, consume_all
 from trendoff import avro_codec
-from trendoff.cli import run_main
 from trendoff.config import Settings
+from trendoff.entry import run_main
 from trendoff.producer.main import main as produce_main
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "x_api"

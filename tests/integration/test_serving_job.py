@@ -11,8 +11,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from tests.conftest import connection_args
-from trendoff.cli import run_main
 from trendoff.config import Settings
+from trendoff.entry import run_main
 from trendoff.serving.job import main as job_main
 from trendoff.serving.job import run_pairs
 from trendoff.serving.query import run_compare

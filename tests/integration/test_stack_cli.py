@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, free_port
 
-TRENDOFF = [sys.executable, "-m", "trendoff.cli"]
+TRENDOFF = [sys.executable, "-m", "trendoff.apps.cli"]
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -18,10 +18,10 @@ from pyspark.sql import functions as F
 from tests.conftest import connection_args
 from trendoff import avro_codec
 from trendoff.config import Settings
-from trendoff.ingest.job import build_query as ingest_query
-from trendoff.speed.job import build_query as speed_query
+from trendoff.ingest.job import build_job as ingest_job
+from trendoff.speed.job import build_job as speed_job
 from trendoff.speed.job import main as speed_main
-from trendoff.streaming import StreamOptions, run_query, stop_query
+from trendoff.stream_job import StreamOptions
 from trendoff.view_keys import user_key_column as user_key
 from trendoff.words import tweet_word_counts
 
@@ -73,8 +73,8 @@ def produce(
 
 def run(job: str, spark: SparkSession, settings: Settings, checkpoints: Path) -> None:
     options = StreamOptions(until_idle=True, checkpoint=checkpoints / job, timeout_seconds=300)
-    build = ingest_query if job == "ingest" else speed_query
-    run_query(build(spark, settings, options), options)
+    build = ingest_job if job == "ingest" else speed_job
+    build(spark, settings, options).run()
 
 
 def table(spark: SparkSession, settings: Settings, name: str) -> Any:
@@ -176,17 +176,18 @@ def test_a_restart_mid_stream_gives_the_same_totals(
     settings = pipeline_settings
     tweets = make_tweets(150, ["alice", "bob", "carol"], seed=4, first_id=10_000)
     produce(settings, tweets)
-    for job, build in (("ingest", ingest_query), ("speed", speed_query)):
+    for job, build in (("ingest", ingest_job), ("speed", speed_job)):
         # Small micro-batches, stopped after two of them: the job is killed half-way through the topic.
         options = StreamOptions(trigger_seconds=0.5, max_offsets_per_trigger=20, checkpoint=tmp_path / job)
-        query = build(spark, settings, options)
+        job_run = build(spark, settings, options)
+        query = job_run.query
         try:
             deadline = time.monotonic() + 120
             while sum(1 for p in query.recentProgress if p["numInputRows"]) < 2:
                 assert query.exception() is None and time.monotonic() < deadline, f"{job} made no progress"
                 time.sleep(0.2)
         finally:
-            stop_query(query)
+            job_run.stop()
     assert 0 < table(spark, settings, "tweets").count() < len(tweets)
     assert sum(speed_totals(spark, settings).values()) < sum(expected_totals(spark, tweets).values())
 
@@ -215,7 +216,7 @@ def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
     for job in ("ingest", "speed"):
         options = StreamOptions(until_idle=True, max_offsets_per_trigger=5, checkpoint=tmp_path / job,
                                 timeout_seconds=300)
-        run_query((ingest_query if job == "ingest" else speed_query)(spark, settings, options), options)
+        (ingest_job if job == "ingest" else speed_job)(spark, settings, options).run()
 
     row = table(spark, settings, "tweets").where(F.col("id") == 777).first()
     assert (row.text, row.retweet_count, row.kafka_partition, row.kafka_offset) == ("alpha words first", 1, 0, 20)

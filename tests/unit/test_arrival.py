@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from trendoff.arrival import PartitionFacts, cutoff_from_facts
+from trendoff.batch.cutoff import PartitionFacts, cutoff_from_facts
 
 T0 = dt.datetime(2026, 11, 24, 12, 30, 41, tzinfo=dt.UTC)
 

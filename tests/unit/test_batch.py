@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from trendoff.batch.job import BatchOptions, main, parse_duration
-from trendoff.cli import COMMANDS, run_main
+from trendoff.apps.cli import COMMANDS
+from trendoff.entry import run_main
 from trendoff.errors import TrendoffError
 
 

@@ -9,7 +9,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from trendoff.cli import run_main
+from trendoff.entry import run_main
 from trendoff.errors import TrendoffError
 from trendoff.plotting.chart import build_figure, draw_chart
 from trendoff.plotting.main import main as plot_main

@@ -5,43 +5,26 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from trendoff.errors import TrendoffError
-from trendoff.logs import configure_logging
+from trendoff.entry import run_main
 
 log = logging.getLogger(__name__)
 
 # subcommand -> (module with a main(argv) function, one-line help). Modules load only when used,
 # so `trendoff stack status` does not pay for importing pyspark.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("trendoff.demo", "run the whole pipeline on the bundled real tweets and chart the comparison"),
-    "setup": ("trendoff.setup_cmd", "fetch the Kafka, Cassandra and Spark connector jars from Maven Central"),
-    "stack": ("trendoff.stack_cmd", "start, stop or check the local Kafka broker and Cassandra node"),
-    # Layer commands: each helper adds its own line below.
+    "demo": ("trendoff.demo.main", "run the whole pipeline on the bundled real tweets and chart the comparison"),
+    "setup": ("trendoff.stack.setup", "fetch the Kafka, Cassandra and Spark connector jars from Maven Central"),
+    "stack": ("trendoff.stack.main", "start, stop or check the local Kafka broker and Cassandra node"),
     "produce": ("trendoff.producer.main", "publish tweets from a CSV, JSON lines, the X API or a generator to Kafka"),
     "ingest": ("trendoff.ingest.job", "land every tweet from Kafka in the master table (streaming)"),
     "speed": ("trendoff.speed.job", "count words per user and arrival minute from Kafka (streaming)"),
     "batch": ("trendoff.batch.job", "recount the master table into a new batch view version (once or --every 15m)"),
     "load-csv": ("trendoff.csv_loader.job", "bulk-load a tweet CSV into the master table as history (Spark)"),
-    "compare": ("trendoff.compare_cmd", "the top words two users both use, with each user's count"),
+    "compare": ("trendoff.apps.compare", "the top words two users both use, with each user's count"),
     "plot": ("trendoff.plotting.main", "draw the grouped bar chart of a `compare --out` file"),
 }
-
-
-def run_main(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -> int:
-    """Run a layer's main with logging set up; a TrendoffError becomes one line on stderr and exit 2."""
-    configure_logging()
-    try:
-        return main(argv) or 0
-    except TrendoffError as error:
-        print(f"trendoff: error: {error.message}", file=sys.stderr)
-        if error.detail:
-            print(error.detail, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("trendoff: interrupted", file=sys.stderr)
-        return 130
 
 
 def _usage() -> str:

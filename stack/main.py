@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from trendoff.config import load_settings
-from trendoff.stack import Stack
+from trendoff.stack.services import Stack
 
 log = logging.getLogger(__name__)
 

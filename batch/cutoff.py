@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from trendoff import progress
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
+from trendoff.times import floor_to_minute
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ class PartitionFacts:
     @property
     def caught_up(self) -> bool:
         return self.landed_up_to >= self.end_offset
-
-
-def floor_to_minute(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 def cutoff_from_facts(facts: list[PartitionFacts], t0: dt.datetime, clock_skew_seconds: float) -> dt.datetime:

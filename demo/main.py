@@ -19,8 +19,10 @@ from typing import Any
 from trendoff import cassandra_io, progress
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
-from trendoff.stack import Stack
-from trendoff.tweet_columns import ColumnSpec, RowRejected
+from trendoff.serving.compare import DEFAULT_TOP, positive_top
+from trendoff.stack.services import Stack
+from trendoff.stream_job import StreamingJob
+from trendoff.tweet_columns import ColumnSpec, RowRejected, add_column_options, spec_from_args
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,11 @@ def publish(settings: Settings, tweets: list[dict[str, Any]], label: str) -> Non
     print(f"  replayed the {label}: {summary.delivered:,} tweets in {summary.seconds:.1f} s", flush=True)
 
 
-def wait_for_jobs(settings: Settings, queries: list[Any], timeout_seconds: float) -> None:
+def wait_for_jobs(settings: Settings, jobs: list[StreamingJob], timeout_seconds: float) -> None:
     def check_jobs() -> None:
-        for query in queries:
-            if not query.isActive:
-                raise RuntimeError(f"the {query.name} job stopped: {query.exception()}")
+        for job in jobs:
+            if not job.is_active:
+                raise RuntimeError(f"the {job.name} job stopped: {job.failure()}")
 
     session = cassandra_io.connect(settings)
     try:
@@ -74,42 +76,41 @@ def wait_for_jobs(settings: Settings, queries: list[Any], timeout_seconds: float
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from trendoff.batch.job import run_batch
-    from trendoff.compare_cmd import write_json
-    from trendoff.ingest.job import build_query as ingest_query
+    from trendoff.ingest.job import build_job as ingest_job
     from trendoff.plotting.chart import draw_chart
+    from trendoff.serving.main import write_json
     from trendoff.serving.query import run_compare
     from trendoff.spark import spark_session
-    from trendoff.speed.job import build_query as speed_query
-    from trendoff.streaming import StreamOptions
-    from trendoff.tweet_columns import spec_from_args
+    from trendoff.speed.job import build_job as speed_job
+    from trendoff.stream_job import StreamOptions
 
-    paths = args.input or [settings.home / name for name in BUNDLED]
-    spec_for = {path: spec_from_args(args, path) for path in paths}
-    user_a, user_b = _users(args.users)
+    paths, spec_for, (user_a, user_b) = args.paths, args.spec_for, args.user_pair
     halves = [(tweets[: len(tweets) // 2], tweets[len(tweets) // 2:])
               for tweets in read_inputs(paths, spec_for, args.rows_per_file)]
 
     print("[2/5] starting Spark with the ingest and speed streaming jobs", flush=True)
     spark = spark_session(settings, "trendoff-demo")
     options = StreamOptions(trigger_seconds=2.0)
-    queries = [ingest_query(spark, settings, options), speed_query(spark, settings, options)]
+    jobs = [ingest_job(spark, settings, options), speed_job(spark, settings, options)]
     try:
         print("[3/5] replaying the first half of each file through Kafka", flush=True)
         publish(settings, [t for first, _ in halves for t in first], "first half")
-        wait_for_jobs(settings, queries, args.timeout_seconds)
+        wait_for_jobs(settings, jobs, args.timeout_seconds)
         print("[4/5] batch run in the middle of the replay, then the rest of the tweets", flush=True)
         _wait_for_next_minute()
         result = run_batch(spark, settings)
         print(f"  batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
               f"{result.tweets_counted:,} tweets of {result.users} users", flush=True)
         publish(settings, [t for _, rest in halves for t in rest], "second half")
-        wait_for_jobs(settings, queries, args.timeout_seconds)
+        wait_for_jobs(settings, jobs, args.timeout_seconds)
     finally:
-        for query in queries:
-            query.stop()
-        for query in queries:
-            if query.exception() is not None:
-                raise RuntimeError(f"{query.name} failed: {query.exception()}")
+        for job in jobs:
+            job.stop()
+        # Spark goes before the stack does: its connector would log connection failures for minutes.
+        spark.stop()
+        for job in jobs:
+            if job.failure() is not None:
+                raise RuntimeError(f"{job.name} failed: {job.failure()}")
     print("[5/5] comparing", flush=True)
     comparison = run_compare(settings, user_a, user_b, args.top)
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,14 +139,13 @@ def _users(raw: str) -> tuple[str, str]:
 
 
 def main(argv: Sequence[str]) -> int:
-    from trendoff.tweet_columns import add_column_options
-
     parser = argparse.ArgumentParser(prog="trendoff demo", description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="BarackObama,realDonaldTrump", help="the two users to compare")
     parser.add_argument("--input", type=Path, action="append",
                         help="a tweet CSV to replay (repeatable; default: the bundled FiveThirtyEight files)")
     parser.add_argument("--rows-per-file", type=int, help="replay only this many tweets of each file")
-    parser.add_argument("--top", type=int, default=20, help="how many words (default 20)")
+    parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
+                        help=f"how many words (default {DEFAULT_TOP})")
     parser.add_argument("--out-dir", type=Path, default=Path("out"), help="where the chart goes (default out/)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.add_argument("--keep-stack", action="store_true", help="leave the Kafka broker and Cassandra running")
@@ -154,9 +154,11 @@ def main(argv: Sequence[str]) -> int:
     add_column_options(parser)
     add_connection_options(parser)
     args = parser.parse_args(argv)
-    if args.top < 1:
-        raise TrendoffError("bad-option", "--top must be at least 1")
     settings = settings_from_args(args)
+    # Every argument is checked before any server starts: a typo costs a second, not a stack start.
+    args.user_pair = _users(args.users)
+    args.paths = args.input or [settings.home / name for name in BUNDLED]
+    args.spec_for = {path: spec_from_args(args, path) for path in args.paths}
     stack = Stack(settings)
     already_running = {service.name for service in stack.local_services() if service.owned_pid() is not None}
     started = time.monotonic()

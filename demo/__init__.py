@@ -1,0 +1,1 @@
+"""`trendoff demo`: the whole pipeline on bundled real tweets (an application above the layers)."""

@@ -1,0 +1,54 @@
+"""Serving's command line, `python -m trendoff.serving A B`: the top words both users use, with each
+user's count, as a table, JSON or the --out arrays (`trendoff compare` adds the chart)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trendoff.config import add_connection_options, settings_from_args
+from trendoff.errors import TrendoffError
+from trendoff.serving.compare import DEFAULT_TOP, positive_top
+from trendoff.serving.query import Comparison, run_compare
+
+log = logging.getLogger(__name__)
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise TrendoffError("cannot-write", f"cannot write {path}: {error.strerror}") from error
+
+
+def build_parser(prog: str = "python -m trendoff.serving") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("user_a", metavar="A", help="a screen name (case and a leading @ do not matter)")
+    parser.add_argument("user_b", metavar="B", help="the other screen name")
+    parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
+                        help=f"how many words (default {DEFAULT_TOP})")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="also write the words and both users' counts as JSON (the file `trendoff plot` reads)")
+    add_connection_options(parser, kafka=False)
+    return parser
+
+
+def answer(args: argparse.Namespace) -> Comparison:
+    """The comparison the arguments ask for, printed (and written to --out)."""
+    comparison = run_compare(settings_from_args(args), args.user_a, args.user_b, args.top)
+    print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json else comparison.table())
+    if args.out:
+        write_json(args.out, comparison.as_arrays())
+        log.info("wrote %s", args.out)
+    return comparison
+
+
+def main(argv: Sequence[str]) -> int:
+    answer(build_parser().parse_args(argv))
+    return 0

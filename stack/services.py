@@ -1,0 +1,157 @@
+"""The local stack: a KRaft Kafka broker and a Cassandra node as JVM processes from Maven Central jars.
+
+`trendoff stack up` starts both in parallel, waits until Kafka answers metadata and Cassandra
+answers CQL, then applies the schema and creates the tweets topic. With TRENDOFF_KAFKA_BOOTSTRAP or
+TRENDOFF_CASSANDRA_HOSTS set, the external service is used instead and only checked and prepared.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from trendoff import cassandra_io, topics
+from trendoff.config import Settings
+from trendoff.errors import TrendoffError
+from trendoff.stack.process import LocalService, ServiceState, find_java, port_open
+from trendoff.stack.servers import CassandraNode, KafkaBroker
+
+log = logging.getLogger(__name__)
+
+
+def _run_parallel(tasks: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run each task in its own thread; re-raise the first error after all have finished."""
+    results: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, task: Callable[[], object]) -> None:
+        try:
+            results[name] = task()
+        except BaseException as error:  # collected and re-raised in the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=item, daemon=True) for item in tasks.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+class Stack:
+    """The Kafka broker and Cassandra node the pipeline uses: local processes or external services."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kafka = KafkaBroker(settings)
+        self.cassandra = CassandraNode(settings)
+
+    def local_services(self) -> list[LocalService]:
+        services: list[LocalService] = []
+        if not self.settings.kafka_external:
+            services.append(self.kafka)
+        if not self.settings.cassandra_external:
+            services.append(self.cassandra)
+        return services
+
+    def up(self) -> dict[str, float]:
+        """Start what is not running, wait for both, apply schema and topic; return seconds per step."""
+        timings: dict[str, float] = {}
+        to_start = [service for service in self.local_services() if service.owned_pid() is None]
+        if to_start:
+            java = find_java()
+            for service in to_start:
+                service.check_jars()
+            started = time.monotonic()
+            try:
+                for service in to_start:
+                    service.start(java)
+                ready = _run_parallel(
+                    {
+                        s.name: (lambda s=s: s.wait_ready(self.settings.startup_timeout_seconds))
+                        for s in to_start
+                    }
+                )
+            except TrendoffError:
+                for service in to_start:
+                    if service.process is not None:
+                        service.stop(timeout_seconds=20)
+                raise
+            timings.update({f"{name}_ready_s": float(seconds) for name, seconds in ready.items()})
+            timings["servers_ready_s"] = time.monotonic() - started
+        self._check_external()
+        started = time.monotonic()
+        self.prepare_storage()
+        timings["schema_and_topic_s"] = time.monotonic() - started
+        return timings
+
+    def _check_external(self) -> None:
+        if self.settings.kafka_external:
+            topics.wait_for_broker(self.settings.bootstrap_servers, timeout_seconds=30)
+        if self.settings.cassandra_external:
+            cassandra_io.connect(self.settings).cluster.shutdown()
+
+    def prepare_storage(self) -> None:
+        """Keyspace, tables and topic: idempotent, so `up` twice is harmless."""
+        session = cassandra_io.connect(self.settings)
+        try:
+            cassandra_io.apply_schema(session, self.settings.keyspace, self.settings.replication)
+        finally:
+            session.cluster.shutdown()
+        topics.ensure_topic(
+            self.settings.bootstrap_servers, self.settings.topic, self.settings.topic_partitions
+        )
+
+    def down(self, wipe: bool = False) -> list[str]:
+        """Stop the local processes this stack started; with ``wipe`` delete their data too."""
+        services = self.local_services()
+        stopped = _run_parallel({s.name: s.stop for s in services})
+        if wipe:
+            for service in services:
+                service.wipe()
+        return [name for name, was_running in stopped.items() if was_running]
+
+    def status(self) -> list[ServiceState]:
+        states = []
+        if self.settings.kafka_external:
+            states.append(self._external_state("kafka", self.settings.bootstrap_servers))
+        else:
+            states.append(self._local_state(self.kafka, f"127.0.0.1:{self.settings.kafka_port}"))
+        hosts = ",".join(self.settings.cassandra_contact_points)
+        cassandra_address = f"{hosts}:{self.settings.cassandra_port}"
+        if self.settings.cassandra_external:
+            states.append(self._external_state("cassandra", cassandra_address))
+        else:
+            states.append(self._local_state(self.cassandra, cassandra_address))
+        return states
+
+    @staticmethod
+    def _local_state(service: LocalService, address: str) -> ServiceState:
+        pid = service.owned_pid()
+        if pid is None:
+            busy = [port for port in service.ports() if port_open(port)]
+            detail = f"port {busy[0]} is used by another process" if busy else ""
+            return ServiceState(service.name, address, external=False, running=False, detail=detail)
+        answering = service.probe()
+        return ServiceState(
+            service.name,
+            address,
+            external=False,
+            running=answering,
+            pid=pid,
+            detail="" if answering else "process runs but does not answer yet",
+        )
+
+    def _external_state(self, name: str, address: str) -> ServiceState:
+        try:
+            if name == "kafka":
+                topics.wait_for_broker(address, timeout_seconds=5)
+            else:
+                cassandra_io.connect(self.settings, timeout_seconds=5).cluster.shutdown()
+        except TrendoffError as error:
+            return ServiceState(name, address, external=True, running=False, detail=error.message)
+        return ServiceState(name, address, external=True, running=True)

@@ -1,0 +1,260 @@
+"""A streaming job's life: its options, checkpoint, dead letters, progress records, the micro-batch
+handler both jobs run (with per-step timings), and StreamingJob, which owns the query and its sessions."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cassandra.cluster import Session
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from trendoff import cassandra_io, progress
+from trendoff.cassandra_writes import execute_all
+from trendoff.config import Settings
+from trendoff.errors import TrendoffError
+from trendoff.kafka_messages import Message, collect_messages, kafka_stream, summarize
+
+log = logging.getLogger(__name__)
+
+# A micro-batch is brought to the driver, so even a long backlog is read in bounded steps.
+DEFAULT_MAX_OFFSETS_PER_TRIGGER = 50_000
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a streaming job runs (the flags every streaming job takes)."""
+
+    trigger_seconds: float = 2.0
+    until_idle: bool = False
+    max_offsets_per_trigger: int | None = DEFAULT_MAX_OFFSETS_PER_TRIGGER
+    checkpoint: Path | None = None
+    reset: bool = False
+    timeout_seconds: float = 1800.0
+
+
+def add_stream_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("streaming")
+    group.add_argument("--trigger-seconds", type=float, default=2.0, help="micro-batch interval (default 2)")
+    group.add_argument("--until-idle", action="store_true",
+                       help="process everything on the topic now, then stop (demos, tests, benchmarks)")
+    group.add_argument("--max-offsets-per-trigger", type=int, default=DEFAULT_MAX_OFFSETS_PER_TRIGGER,
+                       help=f"cap on messages per micro-batch (default {DEFAULT_MAX_OFFSETS_PER_TRIGGER:,})")
+    group.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: under the data folder)")
+    group.add_argument("--reset", action="store_true", help="delete this job's checkpoint first (re-reads the topic)")
+    group.add_argument("--timeout-seconds", type=float, default=1800.0,
+                       help="with --until-idle: give up after this long (default 1800)")
+
+
+def options_from_args(args: argparse.Namespace) -> StreamOptions:
+    if args.trigger_seconds <= 0:
+        raise TrendoffError("bad-option", "--trigger-seconds must be greater than 0")
+    if args.max_offsets_per_trigger is not None and args.max_offsets_per_trigger <= 0:
+        raise TrendoffError("bad-option", "--max-offsets-per-trigger must be greater than 0")
+    return StreamOptions(
+        trigger_seconds=args.trigger_seconds,
+        until_idle=args.until_idle,
+        max_offsets_per_trigger=args.max_offsets_per_trigger,
+        checkpoint=args.checkpoint,
+        reset=args.reset,
+        timeout_seconds=args.timeout_seconds,
+    )
+
+
+def checkpoint_dir(settings: Settings, job: str, options: StreamOptions) -> Path:
+    folder = options.checkpoint or settings.checkpoint_root / f"{job}-{settings.keyspace}-{settings.topic}"
+    if options.reset and folder.exists():
+        log.warning("deleting the %s checkpoint %s: the topic is read again from the start", job, folder)
+        shutil.rmtree(folder)
+    return folder
+
+
+
+def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> None:
+    """Store undecodable messages with where they were and why; they never stop the stream.
+
+    Idempotent: keyed by (job, topic, partition, offset), a replay rewrites the same rows.
+    """
+    dead = [message for message in messages if message.reason is not None]
+    statement = session.prepare(
+        f"INSERT INTO {settings.keyspace}.dead_letters (job, topic, kafka_partition, kafka_offset, reason, "
+        "message_key, message_value, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    now = dt.datetime.now(dt.UTC)
+    execute_all(session, statement, [
+        (job, settings.topic, message.kafka_partition, message.kafka_offset, message.reason, message.message_key,
+         message.message_value, now)
+        for message in dead
+    ])
+    for message in dead[:3]:
+        log.warning("%s: dead-lettered partition %d offset %d: %s", job, message.kafka_partition,
+                    message.kafka_offset, message.reason)
+
+
+class ProgressRecorder:
+    """Writes a job's next offset per partition after a micro-batch's effects are in Cassandra."""
+
+    def __init__(self, settings: Settings, job: str) -> None:
+        self.settings = settings
+        self.job = job
+        self.table = progress.PROGRESS_TABLES[job]
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = cassandra_io.connect(self.settings)
+        return self._session
+
+    def record(self, seen: dict[int, int]) -> dict[int, int]:
+        """Write the micro-batch's next offsets, only forward (a replayed batch never moves them back)."""
+        current = progress.job_positions(self.session, self.settings.keyspace, self.job, self.settings.topic)
+        now = dt.datetime.now(dt.UTC)
+        statement = self.session.prepare(
+            f"INSERT INTO {self.settings.keyspace}.{self.table} (topic, kafka_partition, next_offset, updated_at) "
+            "VALUES (?, ?, ?, ?)"
+        )
+        for partition, next_offset in seen.items():
+            if next_offset > current.get(partition, -1):
+                self.session.execute(statement, (self.settings.topic, partition, next_offset, now))
+                current[partition] = next_offset
+        return current
+
+    def lag(self, positions: dict[int, int]) -> int:
+        ends = progress.end_offsets(self.settings.bootstrap_servers, self.settings.topic)
+        return sum(max(0, end - positions.get(p, 0)) for p, end in ends.items())
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.cluster.shutdown()
+            self._session = None
+
+
+
+class StepTimer:
+    """Seconds spent in each step of a micro-batch, for the per-batch log line."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self._last = self.started
+        self.steps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = self.steps.get(step, 0.0) + now - self._last
+        self._last = now
+
+    def describe(self) -> str:
+        return ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.steps.items())
+
+
+# A job's own work on a micro-batch's good tweets: (driver session, tweets, timer) -> figures to log.
+ProcessTweets = Callable[[Session, list[Message], "StepTimer"], dict[str, int]]
+
+
+def micro_batch_handler(
+    job: str,
+    settings: Settings,
+    recorder: ProgressRecorder,
+    tweet_columns: dict[str, Column],
+    process_tweets: ProcessTweets,
+) -> Callable[[DataFrame, int], None]:
+    """The foreachBatch function both jobs run: collect, dead letters, the job's own work, progress.
+
+    ``tweet_columns`` are what the job needs of each good tweet (collect_messages);
+    ``process_tweets(session, tweets, timer)`` writes the job's rows with the job's driver session and
+    returns figures to log. Progress is written last, so it never runs ahead of the rows.
+    """
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        timer = StepTimer()
+        messages = collect_messages(batch, tweet_columns)
+        timer.lap("read")
+        if not messages:
+            return
+        summary = summarize(messages)
+        if summary.dead_letters:
+            write_dead_letters(recorder.session, settings, job, messages)
+            timer.lap("dead letters")
+        good = [message for message in messages if message.reason is None]
+        figures = process_tweets(recorder.session, good, timer)
+        positions = recorder.record(summary.next_offsets)
+        lag = recorder.lag(positions)
+        timer.lap("progress")
+        details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
+        log.info("%s batch %d: messages %s, %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
+                 f"{summary.messages:,}", details, f"{summary.dead_letters:,}", f"{lag:,}",
+                 time.monotonic() - timer.started, timer.describe())
+
+    return handle
+
+
+
+
+class StreamingJob:
+    """One streaming job's running query and the driver session its micro-batches use.
+
+    ``process_tweets`` is the job's own work on a micro-batch's good tweets; everything else (the
+    consumer group, checkpoint, decoding, dead letters, progress) is the same for every job. The job
+    owns what it opens: :meth:`stop` stops the query and closes the session, whoever calls it.
+    """
+
+    def __init__(self, spark: SparkSession, settings: Settings, options: StreamOptions, job: str,
+                 tweet_columns: dict[str, Column], process_tweets: ProcessTweets) -> None:
+        self.name = f"{job}-{settings.topic}"
+        self.options = options
+        self.recorder = ProgressRecorder(settings, job)
+        handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets)
+        stream = kafka_stream(spark, settings, job, options.max_offsets_per_trigger)
+        writer = (stream.writeStream.queryName(self.name).foreachBatch(handle)
+                  .option("checkpointLocation", str(checkpoint_dir(settings, job, options))))
+        if options.until_idle:
+            # Everything on the topic when the query starts, in as many micro-batches as
+            # maxOffsetsPerTrigger asks for, then the query ends by itself.
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
+        self.query: StreamingQuery = writer.start()
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.query.isActive)
+
+    def failure(self) -> Exception | None:
+        return self.query.exception()
+
+    def stop(self) -> None:
+        """Stop the query (waiting for a running micro-batch) and close the job's driver session."""
+        try:
+            if self.query.isActive:
+                self.query.stop()
+        finally:
+            self.recorder.close()
+
+    def run(self) -> None:
+        """Wait: until the topic is drained (--until-idle, with a deadline) or until the query stops.
+
+        Always stops the job, and re-raises the query's failure as the job's own.
+        """
+        try:
+            if self.options.until_idle:
+                finished = self.query.awaitTermination(self.options.timeout_seconds)
+                if not finished:
+                    raise TrendoffError(
+                        "stream-timeout", f"{self.name} had not caught up after {self.options.timeout_seconds:.0f} s"
+                    )
+            else:
+                while self.query.isActive:
+                    self.query.awaitTermination(5)
+        finally:
+            self.stop()
+        failure = self.failure()
+        if failure is not None:
+            raise RuntimeError(f"{self.name} failed: {failure}") from failure
