@@ -31,6 +31,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff
+from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
+from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
@@ -39,8 +41,6 @@ from trendoff.view_keys import BATCH_BUCKETS, batch_bucket_column, user_key_colu
 from trendoff.words import user_word_counts
 
 log = logging.getLogger(__name__)
-CASSANDRA = "org.apache.spark.sql.cassandra"
-VIEW_NAME = "words"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)$")
 
 

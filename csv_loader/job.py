@@ -34,6 +34,7 @@ from cassandra.cluster import Session
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import connect
 from trendoff.cassandra_writes import lookup_by_id
 from trendoff.config import Settings, add_connection_options, settings_from_args
@@ -48,7 +49,6 @@ from trendoff.tweet_columns import (
 )
 
 log = logging.getLogger(__name__)
-CASSANDRA = "org.apache.spark.sql.cassandra"
 CHUNK_ROWS = 50_000
 SHOWN = 5
 SCHEMA = ("id long, user string, text string, created_at timestamp, lang string, is_retweet boolean, "

@@ -20,6 +20,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
@@ -29,7 +30,6 @@ from trendoff.spark import spark_session
 from trendoff.view_keys import batch_bucket, user_key
 
 log = logging.getLogger(__name__)
-CASSANDRA = "org.apache.spark.sql.cassandra"
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from cassandra.cluster import Session
 
+from trendoff.cassandra_io import WORDS_VIEW
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import merge_counts
 from trendoff.view_keys import batch_bucket, user_key
@@ -30,7 +31,7 @@ class ViewReader:
     def __init__(self, session: Session, keyspace: str) -> None:
         self.session = session
         self._published = session.prepare(
-            f"SELECT version, arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = 'words'"
+            f"SELECT version, arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = ?"
         )
         self._batch = session.prepare(
             f"SELECT word_counts, tweets_counted FROM {keyspace}.batch_words "
@@ -41,7 +42,7 @@ class ViewReader:
         )
 
     def published(self) -> Published:
-        row = self.session.execute(self._published).one()
+        row = self.session.execute(self._published, (WORDS_VIEW,)).one()
         if row is None:
             return Published(None, None)
         cutoff = row.arrival_cutoff.replace(tzinfo=dt.UTC) if row.arrival_cutoff else None

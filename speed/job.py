@@ -22,6 +22,7 @@ from cassandra.cluster import Session
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
+from trendoff.cassandra_io import WORDS_VIEW
 from trendoff.cassandra_writes import execute_all, lookup_by_id, write_narrow, write_wide
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.kafka_messages import Message, first_arrivals, stored_arrival
@@ -37,7 +38,9 @@ JOB = "speed"
 
 def published_cutoff(session: Session, keyspace: str) -> dt.datetime | None:
     """The arrival cutoff T of the published batch view (None before the first batch)."""
-    row = session.execute(f"SELECT arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = 'words'").one()
+    row = session.execute(
+        f"SELECT arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = %s", (WORDS_VIEW,)
+    ).one()
     if row is None or row.arrival_cutoff is None:
         return None
     # The driver returns naive UTC datetimes: made aware, so it is never read as local time.

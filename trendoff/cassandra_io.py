@@ -14,6 +14,11 @@ from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
 
+# The Spark Cassandra Connector's data source name, for spark.read/write.format(...).
+SPARK_FORMAT = "org.apache.spark.sql.cassandra"
+# The view_name of the words view in batch_published / batch_versions (the only batch view so far).
+WORDS_VIEW = "words"
+
 # Comfortably longer than any batch period: a speed row must outlive the batch that replaces it.
 DEFAULT_SPEED_TTL_SECONDS = 2 * 24 * 3600
 

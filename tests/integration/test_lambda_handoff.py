@@ -19,8 +19,8 @@ from pyspark.sql import functions as F
 
 from tests.conftest import connection_args
 from trendoff import avro_codec
-from trendoff.batch.job import run_batch
 from trendoff.apps.compare import main as compare_main
+from trendoff.batch.job import run_batch
 from trendoff.config import Settings
 from trendoff.entry import run_main
 from trendoff.ingest.job import build_job as ingest_job

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from trendoff.batch.job import BatchOptions, main, parse_duration
 from trendoff.apps.cli import COMMANDS
+from trendoff.batch.job import BatchOptions, main, parse_duration
 from trendoff.entry import run_main
 from trendoff.errors import TrendoffError
 
