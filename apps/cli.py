@@ -31,12 +31,15 @@ def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
     return "usage: trendoff COMMAND [options]\n\ncommands:\n" + "\n".join(lines) + (
-        "\n\nRun `trendoff COMMAND --help` for the options of one command."
+        "\n\nRun `trendoff COMMAND --help` (or `trendoff help COMMAND`) for the options of one command."
+        "\nThe contract (message schema, word rule, views, commands): docs/contract.md"
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["help"] and len(args) > 1:
+        args = [args[1], "--help"]  # `trendoff help demo` is `trendoff demo --help`
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0

@@ -21,7 +21,6 @@ Run:  trendoff load-csv PATH [--format ...]      or      spark-submit ... -m tre
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections import Counter
@@ -38,6 +37,7 @@ from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import connect
 from trendoff.cassandra_writes import lookup_by_id
 from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.entry import command_parser
 from trendoff.spark import job_spark_session
 from trendoff.tweet_columns import (
     ColumnSpec,
@@ -145,8 +145,10 @@ def _load_chunk(spark: SparkSession, settings: Settings, session: Session, chunk
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="trendoff load-csv", description=__doc__.splitlines()[0])
-    parser.add_argument("path", type=Path, help="the CSV file")
+    parser = command_parser("trendoff load-csv", "Bulk-load a tweet CSV into the master table as history that never "
+                            "went through Kafka; the next batch run counts it. Takes the same format and column "
+                            "options as `trendoff produce csv`.", "views-and-the-lambda-hand-off")
+    parser.add_argument("path", type=Path, metavar="FILE.csv", help="the CSV file to load")
     add_column_options(parser)
     add_connection_options(parser, kafka=False)
     args = parser.parse_args(argv)

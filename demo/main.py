@@ -18,10 +18,12 @@ from typing import Any
 
 from trendoff import cassandra_io, progress
 from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP, positive_top
 from trendoff.stack.services import Stack
 from trendoff.stream_job import StreamingJob
+from trendoff.times import duration_type
 from trendoff.tweet_columns import ColumnSpec, RowRejected, add_column_options, spec_from_args
 
 log = logging.getLogger(__name__)
@@ -95,14 +97,14 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     try:
         print("[3/5] replaying the first half of each file through Kafka", flush=True)
         publish(settings, [t for first, _ in halves for t in first], "first half")
-        wait_for_jobs(settings, jobs, args.timeout_seconds)
+        wait_for_jobs(settings, jobs, args.timeout)
         print("[4/5] batch run in the middle of the replay, then the rest of the tweets", flush=True)
         _wait_for_next_minute()
         result = run_batch(spark, settings)
         print(f"  batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
               f"{result.tweets_counted:,} tweets of {result.users} users", flush=True)
         publish(settings, [t for _, rest in halves for t in rest], "second half")
-        wait_for_jobs(settings, jobs, args.timeout_seconds)
+        wait_for_jobs(settings, jobs, args.timeout)
     finally:
         for job in jobs:
             job.stop()
@@ -139,18 +141,23 @@ def _users(raw: str) -> tuple[str, str]:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="trendoff demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--users", default="BarackObama,realDonaldTrump", help="the two users to compare")
-    parser.add_argument("--input", type=Path, action="append",
+    parser = command_parser("trendoff demo", "Run the whole pipeline on the bundled real tweets: start the stack, "
+                            "run ingest and speed, replay half of each file, batch, replay the rest, then print "
+                            "the comparison and write the chart.")
+    parser.add_argument("--users", default="BarackObama,realDonaldTrump", metavar="A,B",
+                        help="the two users to compare (default BarackObama,realDonaldTrump)")
+    parser.add_argument("--input", type=Path, action="append", metavar="FILE.csv",
                         help="a tweet CSV to replay (repeatable; default: the bundled FiveThirtyEight files)")
-    parser.add_argument("--rows-per-file", type=int, help="replay only this many tweets of each file")
+    parser.add_argument("--rows-per-file", type=int, metavar="N", help="replay only this many tweets of each file")
     parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
                         help=f"how many words (default {DEFAULT_TOP})")
-    parser.add_argument("--out-dir", type=Path, default=Path("out"), help="where the chart goes (default out/)")
+    parser.add_argument("--out-dir", type=Path, default=Path("out"), metavar="DIR",
+                        help="where the chart and its JSON go (default out/)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
     parser.add_argument("--keep-stack", action="store_true", help="leave the Kafka broker and Cassandra running")
     parser.add_argument("--wipe", action="store_true", help="delete the local stack's data at the end")
-    parser.add_argument("--timeout-seconds", type=float, default=600.0, help="longest wait for the jobs")
+    parser.add_argument("--timeout", type=duration_type, default=600.0, metavar="DURATION",
+                        help="longest wait for the jobs to catch up (default 10m)")
     add_column_options(parser)
     add_connection_options(parser)
     args = parser.parse_args(argv)

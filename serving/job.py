@@ -92,8 +92,8 @@ def run_pairs(spark: SparkSession, settings: Settings, pairs: list[tuple[str, st
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m trendoff.serving.job", description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=Path, required=True, help="a file with one 'a,b' pair per line")
-    parser.add_argument("--output", type=Path, required=True, help="the JSON-lines file to write")
+    parser.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="a file with one 'a,b' pair per line")
+    parser.add_argument("--output", type=Path, required=True, metavar="FILE.jsonl", help="the JSON-lines file to write")
     parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
                         help=f"how many words per pair (default {DEFAULT_TOP})")
     add_connection_options(parser, kafka=False)

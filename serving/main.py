@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trendoff.config import add_connection_options, settings_from_args
+from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP, positive_top
 from trendoff.serving.query import Comparison, run_compare
@@ -27,7 +28,8 @@ def write_json(path: Path, content: dict[str, Any]) -> None:
 
 
 def build_parser(prog: str = "python -m trendoff.serving") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = command_parser(prog, "The words both users use most, ranked by the smaller of their two counts, "
+                            "from the published batch view plus the newer speed minutes.", "the-comparison")
     parser.add_argument("user_a", metavar="A", help="a screen name (case and a leading @ do not matter)")
     parser.add_argument("user_b", metavar="B", help="the other screen name")
     parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",

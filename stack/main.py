@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections.abc import Sequence
 
 from trendoff.config import load_settings
+from trendoff.entry import command_parser
 from trendoff.stack.services import Stack
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="trendoff stack",
-        description="Start, stop or check the Kafka broker and Cassandra node. With "
-        "TRENDOFF_KAFKA_BOOTSTRAP / TRENDOFF_CASSANDRA_HOSTS set, external services are used instead.",
+    parser = command_parser(
+        "trendoff stack",
+        "Start, stop or check the local Kafka broker and Cassandra node. With $TRENDOFF_KAFKA_BOOTSTRAP and "
+        "$TRENDOFF_CASSANDRA_HOSTS set, the external services are checked and prepared instead.",
+        "running-it",
     )
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("up", help="start both (in parallel), wait until they answer, apply schema and topic")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import shutil
@@ -12,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trendoff.config import Settings, load_settings
+from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ def fetch_jars(settings: Settings, parts: tuple[str, ...] = JVM_PARTS) -> dict[s
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="trendoff setup", description=__doc__)
+    parser = command_parser("trendoff setup", "Fetch the Kafka, Cassandra and Spark connector jars from Maven Central "
+                            "into .jvm/ (idempotent: a part whose pom has not changed is skipped).")
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(JVM_PARTS)} (default: all)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.parts) - set(JVM_PARTS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Sequence
 
@@ -22,3 +23,12 @@ def run_main(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -
     except KeyboardInterrupt:
         print("trendoff: interrupted", file=sys.stderr)
         return 130
+
+
+CONTRACT_DOC = "docs/contract.md"
+
+
+def command_parser(prog: str, description: str, contract_section: str = "") -> argparse.ArgumentParser:
+    """The argument parser of a trendoff command: its one-paragraph description and a pointer to the contract."""
+    where = f"{CONTRACT_DOC}#{contract_section}" if contract_section else CONTRACT_DOC
+    return argparse.ArgumentParser(prog=prog, description=description, epilog=f"The contract: {where}")

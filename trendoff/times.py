@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import re
+
+from trendoff.errors import TrendoffError
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS = dt.timedelta(milliseconds=1)
@@ -22,3 +26,24 @@ def from_epoch_ms(millis: int) -> dt.datetime:
 
 def floor_to_minute(moment: dt.datetime) -> dt.datetime:
     return moment.replace(second=0, microsecond=0)
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+DURATION_HELP = "a duration such as 500ms, 2s, 15m, 1h or 2d"
+
+
+def parse_duration(raw: str) -> float:
+    """Every duration flag and setting takes one syntax: a number and a unit ('2s', '15m', '1.5h') -> seconds."""
+    matched = _DURATION.match(raw.strip())
+    if not matched or float(matched.group(1)) <= 0:
+        raise TrendoffError("bad-duration", f"{raw!r} is not {DURATION_HELP}")
+    return float(matched.group(1)) * _UNIT_SECONDS[matched.group(2)]
+
+
+def duration_type(raw: str) -> float:
+    """parse_duration for argparse: a bad value is argparse's usage error (exit 2), naming the flag."""
+    try:
+        return parse_duration(raw)
+    except TrendoffError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
