@@ -31,13 +31,15 @@ ENV_VARS: dict[str, str] = {
     "spark_master": "TRENDOFF_SPARK_MASTER",
     "spark_jars": "TRENDOFF_SPARK_JARS",
     "startup_timeout_seconds": "TRENDOFF_STARTUP_TIMEOUT_SECONDS",
+    "log_level": "TRENDOFF_LOG_LEVEL",
+    "x_bearer_token": "TRENDOFF_X_BEARER_TOKEN",
+    "x_api_base": "TRENDOFF_X_API_BASE",
 }
 
 
 def _find_home() -> Path:
     """The project folder holding jvm/ (poms and server configs); run data and downloads go below it."""
-    if os.environ.get("TRENDOFF_HOME"):
-        return Path(os.environ["TRENDOFF_HOME"]).resolve()
+    # TRENDOFF_HOME, when set, replaces this default in load_settings (as every variable does).
     cwd = Path.cwd().resolve()
     for candidate in (cwd, *cwd.parents):
         if (candidate / "jvm" / "kafka" / "pom.xml").is_file():
@@ -74,6 +76,11 @@ class Settings:
     # Comma-separated jar list for spark-submit setups that ship their own jars; empty = .jvm/spark.
     spark_jars: str = ""
     startup_timeout_seconds: float = 120.0
+    log_level: str = "INFO"
+    # Secret: never logged (describe() leaves it out); read by the producer's X API source only.
+    x_bearer_token: str = field(default="", repr=False)
+    # Replaces the X API host (tests, proxies); empty = the real API.
+    x_api_base: str = ""
 
     @property
     def kafka_external(self) -> bool:
@@ -147,6 +154,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "kafka_port": _to_int, "kafka_controller_port": _to_int, "cassandra_storage_port": _to_int,
     "kafka_heap_mb": _to_int, "cassandra_heap_mb": _to_int, "data_dir": _to_path, "jvm_dir": _to_path,
     "spark_master": _to_str, "spark_jars": _to_str, "startup_timeout_seconds": _to_float,
+    "log_level": _to_str, "x_bearer_token": _to_str, "x_api_base": _to_str,
 }
 
 

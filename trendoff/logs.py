@@ -6,6 +6,8 @@ import logging
 import os
 import sys
 
+from trendoff.config import ENV_VARS, Settings
+
 _NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
 # The Cassandra driver logs a traceback at ERROR for every refused connection attempt; trendoff
 # turns those failures into one-line TrendoffErrors itself, so only its critical messages show.
@@ -26,7 +28,8 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(level: str | int | None = None) -> None:
     """Log to stderr with timestamps; TRENDOFF_LOG_LEVEL overrides the default INFO."""
-    chosen = level or os.environ.get("TRENDOFF_LOG_LEVEL", "INFO")
+    # Read before any settings are loaded (a bad setting must be logged too), under the one variable name.
+    chosen = level or os.environ.get(ENV_VARS["log_level"]) or Settings.log_level
     handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=chosen, handlers=[handler], force=True)

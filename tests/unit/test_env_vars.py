@@ -1,0 +1,44 @@
+"""Every setting has one environment variable, one converter and a row in the README's table."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from trendoff.config import ENV_VARS, Settings, load_settings
+from trendoff.errors import TrendoffError
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+FIELDS = [f.name for f in dataclasses.fields(Settings)]
+
+
+def test_every_setting_has_a_variable_and_every_variable_a_setting() -> None:
+    assert sorted(ENV_VARS) == sorted(FIELDS)
+
+
+@pytest.mark.parametrize("name", FIELDS)
+def test_each_variable_reaches_its_setting_with_the_fields_type(name: str) -> None:
+    default = getattr(Settings(), name)
+    raw = {int: "7", float: "2.5", str: "x", tuple: "a, b"}.get(type(default), "/tmp/somewhere")
+    loaded = getattr(load_settings({ENV_VARS[name]: raw}), name)
+    expected = {"7": 7, "2.5": 2.5, "x": "x", "a, b": ("a", "b"), "/tmp/somewhere": Path("/tmp/somewhere")}[raw]
+    assert loaded == expected and type(loaded) is type(expected)
+
+
+def test_a_bad_number_names_its_variable() -> None:
+    with pytest.raises(TrendoffError, match="TRENDOFF_CASSANDRA_PORT='ninety'"):
+        load_settings({"TRENDOFF_CASSANDRA_PORT": "ninety"})
+
+
+def test_the_readme_documents_every_variable() -> None:
+    text = README.read_text(encoding="utf-8")
+    missing = [variable for variable in ENV_VARS.values() if f"`{variable}`" not in text]
+    assert not missing
+
+
+def test_the_bearer_token_is_not_in_the_settings_repr_or_description() -> None:
+    settings = load_settings({"TRENDOFF_X_BEARER_TOKEN": "s3cret-token"})
+    assert settings.x_bearer_token == "s3cret-token"
+    assert "s3cret-token" not in repr(settings) and "s3cret-token" not in str(settings.describe())
