@@ -14,6 +14,7 @@ from trendoff.errors import TrendoffError
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
 from trendoff.tweet_columns import MAX_TEXT_CHARS, add_column_options, spec_from_args
+from trendoff.tweet_limits import MAX_USER_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ def _positive(kind: type) -> object:
 
 
 BAD_ROWS_HELP = (
-    "A bad row is skipped, counted by reason and the first few are shown: malformed-row, bad-encoding, "
-    f"missing-user, empty-text, text-too-long (over {MAX_TEXT_CHARS:,} characters, X's long-post limit), "
-    "bad-timestamp, bad-id, bad-flag, bad-count (JSON lines also malformed-json, not-a-tweet, malformed-tweet). "
-    "A missing id is derived from user + time + text, the same "
-    "on every replay. Exit code 0 when every tweet read was delivered (or skipped), 1 when a delivery failed, "
+    "A bad row is skipped, counted by reason and the first few are shown: malformed-row, line-too-long, "
+    f"bad-encoding, missing-user, user-too-long (over {MAX_USER_CHARS} characters), empty-text, text-too-long "
+    f"(over {MAX_TEXT_CHARS:,} characters, X's long-post limit), bad-timestamp, time-out-of-range (outside "
+    "1970-01-01 .. 2100-01-01 UTC), bad-id, bad-flag, bad-count (JSON lines also malformed-json, not-a-tweet, "
+    "malformed-tweet). A missing id is derived from user + time + text, the same on every replay. "
+    "Exit code 0 when every tweet read was delivered (or skipped); 1 when a delivery failed or the input broke "
+    "off (a truncated or corrupt .gz: what came before is delivered, one line says where it broke); "
     "2 for a mistake in the command (missing file, unknown column)."
 )
 
@@ -116,8 +119,12 @@ def main(argv: Sequence[str]) -> int:
     )
     log.info("publishing to topic %s on %s", settings.topic, settings.bootstrap_servers)
     summary = publisher.run(_limited(items, args.limit))
+    if summary.broken:
+        print(f"trendoff: {summary.broken}", file=sys.stderr, flush=True)
     for line in summary.lines():
         print(line)
+    if summary.broken:
+        return 1
     if summary.failed:
         print(f"trendoff: {summary.failed} messages were not delivered", file=sys.stderr)
         return 1

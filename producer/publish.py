@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from trendoff import avro_codec, topics
 from trendoff.config import Settings
+from trendoff.csv_rows import BrokenInputError
 from trendoff.errors import TrendoffError
 from trendoff.tweet_columns import RowRejected
 
@@ -40,6 +41,8 @@ class PublishSummary:
     failures: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     interrupted: bool = False
+    # Where the input stopped being readable (a truncated or corrupt gzip): what came before was sent.
+    broken: str | None = None
 
     def lines(self) -> list[str]:
         rate = self.delivered / self.seconds if self.seconds > 0 else 0.0
@@ -212,6 +215,9 @@ class Publisher:
             # Ctrl-C is how a user ends `produce x`: what was read is still delivered and summarised.
             self.summary.interrupted = True
             log.warning("interrupted: delivering what was already read, then stopping")
+        except BrokenInputError as error:
+            # The rows before the break are real tweets: deliver them, then say where the input broke.
+            self.summary.broken = error.message
         finally:
             self.close()
         return self.summary

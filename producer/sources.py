@@ -7,18 +7,21 @@ a RowRejected that the publisher counts by reason.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
+import io
 import itertools
 import json
 import random
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from trendoff.csv_rows import BrokenInputError, bounded_lines
 from trendoff.tweet_columns import (
     MAX_TEXT_CHARS,
+    MAX_TIME_CHARS,
     ColumnSpec,
     RowReader,
     RowRejected,
@@ -26,6 +29,10 @@ from trendoff.tweet_columns import (
     is_retweet_text,
     iter_csv_records,
 )
+from trendoff.tweet_limits import tweet_id_value, tweet_record, whole_number
+
+__all__ = ["BrokenInputError", "SourceItem", "csv_tweets", "estimated_rows", "jsonl_tweets", "synthetic_tweets",
+           "v1_tweet", "v2_tweets"]
 
 SourceItem = tuple[str, dict[str, Any] | RowRejected]
 
@@ -63,34 +70,61 @@ def estimated_rows(path: Path, header_lines: int = 0) -> int | None:
 
 # --- JSON lines of Twitter API tweet objects -------------------------------------------------------
 
+# A v1.1 object can carry its text three times (text, extended_tweet, a retweeted or quoted status),
+# each non-ASCII character escaped as \\uXXXX (6 characters), plus user objects and entities: 40
+# texts is room for any real line, and the most a line may hold in memory.
+MAX_JSON_LINE_CHARS = 40 * MAX_TEXT_CHARS
 
-def _open_text(path: Path) -> Any:
+
+@contextlib.contextmanager
+def _open_lines(path: Path) -> Iterator[Iterator[str | None]]:
+    """The physical lines of a plain or gzipped UTF-8 file, bounded (see trendoff.csv_rows.bounded_lines)."""
     check_readable(path)
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
-    return path.open(encoding="utf-8", errors="surrogateescape")
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        binary: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw  # type: ignore[assignment]
+        # Bad bytes are kept as surrogates, so one bad byte costs one line (a bad-encoding rejection).
+        with io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape") as text:
+            yield bounded_lines(text, MAX_JSON_LINE_CHARS, path.name, compressed=raw)
 
 
 def _api_time(raw: Any) -> dt.datetime:
-    """v1.1 writes 'Sat Jan 07 05:44:28 +0000 2023', v2 writes ISO 8601."""
-    if not isinstance(raw, str) or not raw:
-        raise ValueError("no created_at")
-    if raw[:4].isdigit():
-        parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    else:
-        parsed = dt.datetime.strptime(raw, "%a %b %d %H:%M:%S %z %Y")
-    return parsed.astimezone(dt.UTC)
+    """v1.1 writes 'Sat Jan 07 05:44:28 +0000 2023', v2 writes ISO 8601; a RowRejected when neither."""
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_TIME_CHARS:
+        raise RowRejected("bad-timestamp", f"created_at {str(raw)[:60]!r} is not a Twitter time")
+    try:
+        if raw[:4].isdigit():
+            parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        else:
+            parsed = dt.datetime.strptime(raw, "%a %b %d %H:%M:%S %z %Y")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
+    except ValueError:
+        raise RowRejected("bad-timestamp", f"created_at {raw!r} is not a Twitter time") from None
+    except OverflowError:
+        # Well-formed, but its UTC time is past what a datetime holds (9999-12-31T23:59:59-01:00).
+        raise RowRejected("time-out-of-range", f"created_at {raw!r} is not a storable time") from None
 
 
-def _optional_count(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and value >= 0 else None
+def _api_count(raw: Any, field: str) -> int | None:
+    try:
+        return whole_number(raw)
+    except ValueError:
+        raise RowRejected("bad-count", f"{field} {str(raw)[:40]!r} is not a number") from None
+
+
+def _handle(raw: Any) -> str:
+    return raw if isinstance(raw, str) else ""
 
 
 def v1_tweet(obj: dict[str, Any]) -> dict[str, Any]:
     """A Twitter API v1.1 tweet object (full_text or text, user.screen_name) as a Tweet record."""
-    user = (obj.get("user") or {}).get("screen_name")
+    author = obj.get("user")
+    if not isinstance(author, dict):
+        raise RowRejected("malformed-tweet", "not a tweet object of the API's shape: user is not an object")
+    user = _handle(author.get("screen_name"))
     if not user:
         raise RowRejected("missing-user", "no user.screen_name")
     # Streamed v1.1 objects cut `text` at 140 characters and carry the whole in extended_tweet.
@@ -98,78 +132,73 @@ def v1_tweet(obj: dict[str, Any]) -> dict[str, Any]:
     text = (extended.get("full_text") if isinstance(extended, dict) else None) or obj.get("full_text") or (
         obj.get("text") or "")
     return _record(obj.get("id_str") or obj.get("id"), user, text, obj.get("created_at"), obj.get("lang"),
-                   bool(obj.get("retweeted_status")) or is_retweet_text(text),
-                   obj.get("retweet_count"), obj.get("favorite_count"))
+                   bool(obj.get("retweeted_status")), obj.get("retweet_count"), obj.get("favorite_count"))
 
 
 def v2_tweets(obj: dict[str, Any]) -> Iterator[dict[str, Any] | RowRejected]:
     """A v2 response line ({"data": [...], "includes": {"users": [...]}}) or one v2 tweet object."""
-    users = {u.get("id"): u.get("username") for u in (obj.get("includes") or {}).get("users", [])}
+    includes = obj.get("includes")
+    listed = includes.get("users") if isinstance(includes, dict) else None
+    users = {u.get("id"): u.get("username") for u in listed or [] if isinstance(u, dict)}
     data = obj.get("data", obj)
     for tweet in data if isinstance(data, list) else [data]:
         try:
             if not isinstance(tweet, dict):
                 raise RowRejected("not-a-tweet", "a v2 data item that is not an object")
             author = tweet.get("author")
-            user = users.get(tweet.get("author_id")) or tweet.get("username") or (
-                author.get("username") if isinstance(author, dict) else None)
+            user = _handle(users.get(tweet.get("author_id")) or tweet.get("username") or (
+                author.get("username") if isinstance(author, dict) else None))
             if not user:
                 raise RowRejected("missing-user", f"author {tweet.get('author_id')} not in includes.users")
-            metrics = tweet.get("public_metrics") or {}
-            referenced = tweet.get("referenced_tweets") or []
-            text = tweet.get("text") or ""
-            yield _record(tweet.get("id"), user, text, tweet.get("created_at"), tweet.get("lang"),
-                          any(r.get("type") == "retweeted" for r in referenced) or is_retweet_text(text),
-                          metrics.get("retweet_count"), metrics.get("like_count"))
+            metrics = tweet.get("public_metrics")
+            metrics = metrics if isinstance(metrics, dict) else {}
+            referenced = tweet.get("referenced_tweets")
+            retweeted = isinstance(referenced, list) and any(
+                isinstance(r, dict) and r.get("type") == "retweeted" for r in referenced)
+            yield _record(tweet.get("id"), user, tweet.get("text") or "", tweet.get("created_at"), tweet.get("lang"),
+                          retweeted, metrics.get("retweet_count"), metrics.get("like_count"))
         except RowRejected as rejected:
             yield rejected
+        except (AttributeError, TypeError, ValueError, OverflowError) as error:
+            # A field of an unexpected type (a string where an object belongs, ...): the input's fault.
+            yield RowRejected("malformed-tweet", f"not a tweet object of the API's shape: {error}")
 
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def _record(raw_id: Any, user: str, text: str, raw_time: Any, lang: Any, retweet: bool,
+def _record(raw_id: Any, user: str, text: Any, raw_time: Any, lang: Any, retweet: bool,
             retweets: Any, favorites: Any) -> dict[str, Any]:
-    try:
-        tweet_id = int(raw_id)
-    except (TypeError, ValueError):
-        raise RowRejected("bad-id", f"id {raw_id!r} is not a tweet id") from None
-    if not 0 < tweet_id < 2**63:
-        raise RowRejected("bad-id", f"id {raw_id!r} is out of range")
-    if not isinstance(text, str) or not text.strip():
-        raise RowRejected("empty-text", "the text is empty")
-    if _SURROGATES.search(text) or _SURROGATES.search(user):
-        # Bytes that were not UTF-8 (or a lone \\ud800-style escape): Avro strings must be valid UTF-8.
-        raise RowRejected("bad-encoding", "the text or user holds bytes that are not UTF-8")
-    if len(text) > MAX_TEXT_CHARS:
-        raise RowRejected("text-too-long", f"{len(text):,} characters (at most {MAX_TEXT_CHARS:,})")
-    try:
-        created_at = _api_time(raw_time)
-    except (ValueError, TypeError):
-        raise RowRejected("bad-timestamp", f"created_at {raw_time!r} is not a Twitter time") from None
-    return {
-        "id": tweet_id,
-        "user": user.lstrip("@"),
-        "text": text,
-        "created_at": created_at,
-        "lang": lang if isinstance(lang, str) and lang and lang != "und" else None,
-        "is_retweet": retweet,
-        "retweet_count": _optional_count(retweets),
-        "favorite_count": _optional_count(favorites),
-    }
+    """An API tweet's fields, converted, as the one checked Tweet record (trendoff.tweet_limits.tweet_record)."""
+    if not isinstance(text, str):
+        raise RowRejected("empty-text", "the text is not a string")
+    return tweet_record(
+        tweet_id_value(raw_id), user, text, _api_time(raw_time),
+        lang if isinstance(lang, str) and lang != "und" else None,  # 'und': the API could not tell
+        retweet or is_retweet_text(text),
+        _api_count(retweets, "retweet_count"), _api_count(favorites, "favorite_count"),
+    )
 
 
 def jsonl_tweets(path: Path) -> Iterator[SourceItem]:
-    """Tweets from JSON lines (plain or gzipped) of v1.1 or v2 tweet objects, one object per line."""
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
+    """Tweets from JSON lines (plain or gzipped) of v1.1 or v2 tweet objects, one object per line.
+
+    A line that is not a tweet is a rejection; a stream that breaks (a truncated gzip) ends the
+    iteration with a BrokenInputError after every line before the break was yielded.
+    """
+    with _open_lines(path) as lines:
+        for number, line in enumerate(lines, start=1):
             where = f"{path.name}:{number}"
+            if line is None:
+                yield where, RowRejected(
+                    "line-too-long", f"the line has more than {MAX_JSON_LINE_CHARS:,} characters (skipped unread)")
+                continue
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                yield where, RowRejected("malformed-json", f"not a JSON object: {error}")
+            except ValueError as error:  # JSONDecodeError, and ints of more than 4,300 digits
+                yield where, RowRejected("malformed-json", f"not a JSON object: {str(error)[:200]}")
+                continue
+            except RecursionError:
+                yield where, RowRejected("malformed-json", "nested too deeply to be a tweet object")
                 continue
             if not isinstance(obj, dict):
                 yield where, RowRejected("malformed-json", "the line is not a JSON object")
@@ -187,9 +216,8 @@ def _api_object_tweets(obj: dict[str, Any]) -> list[dict[str, Any] | RowRejected
             return list(v2_tweets(obj))
     except RowRejected as rejected:
         return [rejected]
-    except (AttributeError, TypeError, ValueError) as error:
-        # A field of an unexpected type (a string where an object belongs, ...): the input's fault.
-        return [RowRejected("malformed-tweet", f"not a tweet object of the API's shape: {error}")]
+    except (AttributeError, TypeError, ValueError, OverflowError) as error:
+        return [RowRejected("malformed-tweet", f"not a tweet object of the API's shape: {str(error)[:200]}")]
     return [RowRejected("not-a-tweet", "neither a v1.1 nor a v2 tweet object")]
 
 
@@ -240,13 +268,10 @@ def synthetic_tweets(
         retweet = rng.random() < 0.1
         text = " ".join(words)
         moment += dt.timedelta(seconds=rng.randint(1, 30))
-        yield f"synthetic:{number}", {
-            "id": 10**15 + seed * 10**9 + number,
-            "user": user,
-            "text": ("RT @" + rng.choice(handles) + ": " + text) if retweet else text,
-            "created_at": moment,
-            "lang": "en",
-            "is_retweet": retweet,
-            "retweet_count": rng.randint(0, 500),
-            "favorite_count": rng.randint(0, 2000),
-        }
+        text = ("RT @" + rng.choice(handles) + ": " + text) if retweet else text
+        where = f"synthetic:{number}"
+        try:
+            yield where, tweet_record(10**15 + seed * 10**9 + number, user, text, moment, "en", retweet,
+                                      rng.randint(0, 500), rng.randint(0, 2000))
+        except RowRejected as rejected:  # only a --seed far out of range makes ids break a limit
+            yield where, rejected

@@ -1,37 +1,49 @@
-"""CSV tweet columns: format presets, column options and the row rules, shared by producer and csv_loader."""
+"""Tweet records from input rows: THE record builder every source uses, plus the CSV format presets,
+column options and row rules shared by the producer and csv_loader.
+
+The CSV reader itself (physical lines, quotes, bounded memory) is in :mod:`trendoff.csv_rows`;
+the limits every view needs are in :mod:`trendoff.tweet_limits`. Both are re-exported here.
+"""
 
 from __future__ import annotations
 
 import argparse
-import codecs
-import csv
 import datetime as dt
 import functools
 import hashlib
-import os
+import math
 import re
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from trendoff.csv_rows import (
+    BrokenInputError,
+    DecodeErrors,
+    check_encoding,
+    check_readable,
+    iter_csv_records,
+    iter_csv_rows,
+    iter_csv_spans,
+    read_header,
+)
 from trendoff.errors import TrendoffError
+from trendoff.tweet_limits import MAX_TEXT_CHARS, SURROGATES, RowRejected, tweet_id_value, tweet_record, whole_number
 
-# Longer texts are not tweets (X's long posts stop at 25,000 characters; archives hold 280 at most).
-MAX_TEXT_CHARS = 25_000
+__all__ = [
+    "FORMATS", "MAX_TEXT_CHARS", "PRESETS", "BrokenInputError", "ColumnSpec", "RowReader", "RowRejected",
+    "add_column_options", "aware_epoch_ms", "check_encoding", "check_readable", "derived_id", "detect_format",
+    "epoch_ms", "is_retweet_text", "iter_csv_records", "iter_csv_rows", "iter_csv_spans", "parse_time",
+    "read_header", "row_to_tweet", "spec_from_args", "tweet_id_value", "tweet_record", "whole_number",
+]
+
 FLAG_VALUES = {"true": True, "1": True, "yes": True, "t": True, "y": True,
                "false": False, "0": False, "no": False, "f": False, "n": False, "": False}
 TIME_FORMATS_HELP = "a strptime format (e.g. '%%Y-%%m-%%d %%H:%%M:%%S'), 'iso', 'epoch-s' or 'epoch-ms'"
-
-
-class RowRejected(Exception):  # noqa: N818 - a rejection, not an error of the program
-    """A row that cannot become a tweet; ``reason`` is the tag it is counted under."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+# The longest time any format writes is far shorter ("Saturday, September 30, 2023 11:59:59 PM +0000").
+MAX_TIME_CHARS = 100
+_STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
 
 
 @dataclass(frozen=True)
@@ -120,43 +132,6 @@ def add_column_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--favorites-col", help="favorite count column (optional)")
 
 
-def read_header(path: Path, encoding: str) -> list[str]:
-    check_readable(path)
-    check_encoding(encoding)
-    with path.open(encoding=encoding, errors="surrogateescape", newline="") as handle:
-        try:
-            return _without_bom(next(csv.reader(handle)))
-        except StopIteration:
-            raise TrendoffError("empty-file", f"{path} is empty: a CSV with a header row is needed") from None
-        except csv.Error as error:
-            raise TrendoffError("bad-csv", f"{path} does not start with a CSV header: {error}") from error
-
-
-def _without_bom(header: list[str]) -> list[str]:
-    """Spreadsheet exports often start with a UTF-8 byte-order mark, which would hide the first column."""
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    return header
-
-
-def check_readable(path: Path) -> None:
-    """A TrendoffError unless ``path`` is a file this process may read."""
-    if not path.exists():
-        raise TrendoffError("no-file", f"{path}: no such file")
-    if not path.is_file():
-        raise TrendoffError("not-a-file", f"{path} is not a file")
-    if not os.access(path, os.R_OK):
-        raise TrendoffError("unreadable-file", f"{path}: permission denied")
-
-
-def check_encoding(encoding: str) -> None:
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise TrendoffError("unknown-encoding", f"--encoding {encoding!r} is not an encoding Python knows "
-                            "(e.g. utf-8, latin-1, mac_roman, cp1252)") from None
-
-
 def spec_from_args(args: argparse.Namespace, source: Path | Sequence[str]) -> ColumnSpec:
     """The column spec from --format and the column options, checked against the file's header.
 
@@ -203,74 +178,6 @@ def spec_from_args(args: argparse.Namespace, source: Path | Sequence[str]) -> Co
     return spec
 
 
-def iter_csv_rows(path: Path, spec: ColumnSpec) -> Iterator[tuple[int, dict[str, str] | RowRejected]]:
-    """(line number, column -> value) for each record, or RowRejected for a broken one."""
-    header: list[str] = []
-    for line, values in iter_csv_records(path, spec, header):
-        yield line, values if isinstance(values, RowRejected) else dict(zip(header, values, strict=True))
-
-
-def iter_csv_records(
-    path: Path, spec: ColumnSpec, header_out: list[str] | None = None
-) -> Iterator[tuple[int, list[str] | RowRejected]]:
-    """(line number, values) for each record, quoted multi-line fields included; broken rows as RowRejected.
-
-    The header is put in ``header_out``. Bytes that are not valid in the encoding are kept as
-    surrogates and the row is rejected by :class:`RowReader`, so one bad byte costs one row, not the file.
-    """
-    check_readable(path)
-    check_encoding(spec.encoding)
-    csv.field_size_limit(sys.maxsize)
-    with path.open(encoding=spec.encoding, errors="trendoff-keep", newline="") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = _without_bom(next(reader))
-        except StopIteration:
-            return
-        if header_out is not None:
-            header_out[:] = header
-        width = len(header)
-        while True:
-            line = reader.line_num + 1
-            try:
-                # The inner loop is the hot path of a replay: one C call per record, no extra checks
-                # for the well-formed ones.
-                for values in reader:
-                    if len(values) != width:
-                        if "".join(values).strip():  # blank lines are not rows
-                            yield line, RowRejected(
-                                "malformed-row", f"{len(values)} fields where the header has {width}"
-                            )
-                    elif values[0] or "".join(values).strip():  # all-empty records are blank too
-                        yield line, values
-                    line = reader.line_num + 1
-                return
-            except csv.Error as error:
-                yield line, RowRejected("malformed-row", f"not a CSV record: {error}")
-
-
-_STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-class _DecodeErrors:
-    """Counts undecodable bytes seen by the 'trendoff-keep' error handler (which keeps them as surrogates).
-
-    Decoding runs ahead of CSV parsing, so a row parsed while the count is still zero cannot hold a
-    surrogate, and the per-row search is skipped for clean files (most of them).
-    """
-
-    count = 0
-
-    @classmethod
-    def handler(cls, error: UnicodeError) -> tuple[str, int]:
-        cls.count += 1
-        return codecs.lookup_error("surrogateescape")(error)
-
-
-codecs.register_error("trendoff-keep", _DecodeErrors.handler)
-
-
 # strptime formats that datetime.fromisoformat (C code, ~20x faster) reads the same way.
 _NAIVE_ISO_TIME_FORMATS = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"}
 _ISO_LIKE_FORMATS = {*_NAIVE_ISO_TIME_FORMATS, "%Y-%m-%d"}
@@ -280,6 +187,9 @@ _ISO_LIKE_FORMATS = {*_NAIVE_ISO_TIME_FORMATS, "%Y-%m-%d"}
 def parse_time(raw: str, time_format: str) -> dt.datetime:
     """An aware UTC datetime from ``raw`` (naive times are taken as UTC, as archives write them).
 
+    A ValueError when ``raw`` is not written in ``time_format``; an OverflowError (or OSError) when
+    it is, but no datetime can hold it.
+
     Cached: archives repeat the same minute or second for many rows, and strptime is slow.
     """
     value = raw.strip()
@@ -288,10 +198,14 @@ def parse_time(raw: str, time_format: str) -> dt.datetime:
     if time_format in _NAIVE_ISO_TIME_FORMATS and len(value) == len(_example(time_format)):
         # The replay hot path: one C call gives the aware UTC datetime (the format has no zone).
         return dt.datetime.fromisoformat(value + "+00:00")
-    if time_format == "epoch-s":
-        parsed = dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
-    elif time_format == "epoch-ms":
-        parsed = dt.datetime.fromtimestamp(float(value) / 1000, tz=dt.UTC)
+    if time_format in ("epoch-s", "epoch-ms"):
+        seconds = float(value) / (1000 if time_format == "epoch-ms" else 1)
+        if math.isnan(seconds):
+            raise ValueError("NaN is not a time")
+        try:
+            parsed = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        except ValueError as error:  # "year 10000 is out of range": a number, but no datetime holds it
+            raise OverflowError(str(error)) from None
     elif time_format == "iso" or (time_format in _ISO_LIKE_FORMATS and len(value) == len(_example(time_format))):
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     else:
@@ -310,9 +224,17 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS = dt.timedelta(milliseconds=1)
 
 
-def epoch_ms(moment: dt.datetime) -> int:
-    """Milliseconds since the epoch, exactly (float timestamps can round 0.123 s down to 122 ms)."""
+def aware_epoch_ms(moment: dt.datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime, exactly: the time in the derived-id recipe.
+
+    Exact because float timestamps can round 0.123 s down to 122 ms. Rows always carry aware UTC
+    times, so a naive datetime is a TypeError here (trendoff.streaming.epoch_ms, for times read back
+    from Cassandra, takes naive ones as UTC instead).
+    """
     return (moment - _EPOCH) // _ONE_MS
+
+
+epoch_ms = aware_epoch_ms  # the name csv_loader and the tests import
 
 
 def derived_id(user: str, created_at_ms: int, text: str) -> int:
@@ -321,26 +243,12 @@ def derived_id(user: str, created_at_ms: int, text: str) -> int:
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def _count(raw: str | None, column: str) -> int | None:
-    if not raw:
-        return None
+def _count(raw: object, field: str) -> int | None:
     try:
-        number = int(raw)  # the common case, and the fast one
+        return whole_number(raw)
     except ValueError:
-        number = _loose_count(raw, column)
-        if number is None:
-            return None
-    return number if number >= 0 else None
-
-
-def _loose_count(raw: str, column: str) -> int | None:
-    """Counts written as '1,234', '12.0' or with spaces."""
-    if not raw.strip():
-        return None
-    try:
-        return int(float(raw.strip().replace(",", "")))
-    except ValueError:
-        raise RowRejected("bad-count", f"{column} {raw!r} is not a number") from None
+        shown = raw[:40] if isinstance(raw, str) else raw
+        raise RowRejected("bad-count", f"{field} {shown!r} is not a number") from None
 
 
 def is_retweet_text(text: str) -> bool:
@@ -368,48 +276,42 @@ class RowReader:
         The hot path of every replay: attribute lookups are kept to a minimum on purpose.
         """
         spec = self.spec
-        if _DecodeErrors.count and _SURROGATES.search("".join(values)):
-            bad = next(self.header[i] for i, raw in enumerate(values) if _SURROGATES.search(raw))
+        if DecodeErrors.count and SURROGATES.search("".join(values)):
+            bad = next(self.header[i] for i, raw in enumerate(values) if SURROGATES.search(raw))
             raise RowRejected("bad-encoding", f"{bad} has bytes that are not {spec.encoding}; pass --encoding")
         user = values[self.user].strip()
         if user[:1] == "@":
             user = user.lstrip("@")
-        if not user:
-            raise RowRejected("missing-user", f"{spec.user_col} is empty")
         text = values[self.text]
         for broken, meant in spec.repairs:
             text = text.replace(broken, meant)
-        if not text or text.isspace():
-            raise RowRejected("empty-text", f"{spec.text_col} is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise RowRejected("text-too-long", f"{len(text):,} characters (at most {MAX_TEXT_CHARS:,})")
         raw_time = values[self.time]
         if self.hour is not None:
             raw_time = f"{raw_time.strip()} {values[self.hour].strip()}"
+        if len(raw_time) > MAX_TIME_CHARS:  # not a time, and parse_time's cache must not keep it
+            raise RowRejected("bad-timestamp", f"{spec.time_col} has {len(raw_time):,} characters: not a time")
         try:
             created_at = parse_time(raw_time, spec.time_format)
-        except (ValueError, OverflowError, OSError):
+        except ValueError:
             raise RowRejected(
-                "bad-timestamp", f"{spec.time_col} {raw_time!r} does not match {spec.time_format!r}"
+                "bad-timestamp", f"{spec.time_col} {raw_time[:60]!r} does not match {spec.time_format!r}"
             ) from None
+        except (OverflowError, OSError):
+            # Well-formed, but no datetime can hold it (an epoch of 1e20, a year-9999 time with an offset).
+            raise RowRejected(
+                "time-out-of-range", f"{spec.time_col} {raw_time[:60]!r} is not a storable time") from None
         tweet_id = _row_id(values[self.tweet_id] if self.tweet_id is not None else "", spec, user, created_at, text)
         is_retweet = text.startswith("RT @")
         if self.flag is not None:
             raw_flag = values[self.flag].strip().lower()
             if raw_flag not in FLAG_VALUES:
-                raise RowRejected("bad-flag", f"{spec.retweet_col} {values[self.flag]!r} is not true/false")
+                raise RowRejected("bad-flag", f"{spec.retweet_col} {values[self.flag][:40]!r} is not true/false")
             is_retweet = is_retweet or FLAG_VALUES[raw_flag]
-        lang = values[self.lang].strip() if self.lang is not None else None
-        return {
-            "id": tweet_id,
-            "user": user,
-            "text": text,
-            "created_at": created_at,
-            "lang": lang or None,
-            "is_retweet": is_retweet,
-            "retweet_count": _count(values[self.retweets], "retweets") if self.retweets is not None else None,
-            "favorite_count": _count(values[self.favorites], "favorites") if self.favorites is not None else None,
-        }
+        return tweet_record(
+            tweet_id, user, text, created_at, values[self.lang].strip() if self.lang is not None else None, is_retweet,
+            _count(values[self.retweets], "retweets") if self.retweets is not None else None,
+            _count(values[self.favorites], "favorites") if self.favorites is not None else None,
+        )
 
 
 def row_to_tweet(row: Mapping[str, str], spec: ColumnSpec) -> dict[str, Any]:
@@ -422,26 +324,18 @@ def row_to_tweet(row: Mapping[str, str], spec: ColumnSpec) -> dict[str, Any]:
     if None in row:
         raise RowRejected("malformed-row", "the row has more fields than the header")
     for column, raw in row.items():
-        if raw and _SURROGATES.search(raw):  # rows from anywhere: always checked
+        if raw and SURROGATES.search(raw):  # rows from anywhere: always checked
             raise RowRejected("bad-encoding", f"{column} has bytes that are not {spec.encoding}; pass --encoding")
     return RowReader(spec, list(row)).tweet([raw or "" for raw in row.values()])
 
 
 def _row_id(raw: str, spec: ColumnSpec, user: str, created_at: dt.datetime, text: str) -> int:
-    if raw.isascii() and raw.isdigit() and not spec.id_from_url:  # the usual case: a plain number
-        value = int(raw)
-        if 0 < value < 2**63:
-            return value
+    if raw.isascii() and raw.isdigit() and len(raw) <= 19 and not spec.id_from_url:  # the usual case
+        return int(raw)
     raw = raw.strip()
     if spec.id_from_url and raw:
         found = _STATUS_ID.search(raw)
         raw = found.group(1) if found else ""
     if not raw:
-        return derived_id(user, epoch_ms(created_at), text)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RowRejected("bad-id", f"{spec.id_col} {raw!r} is not a tweet id") from None
-    if not 0 < value < 2**63:
-        raise RowRejected("bad-id", f"{spec.id_col} {raw!r} is out of range")
-    return value
+        return derived_id(user, aware_epoch_ms(created_at), text)
+    return tweet_id_value(raw, spec.id_col or "id")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import itertools
+import json
 import subprocess
 import sys
 import time
@@ -100,20 +102,49 @@ def test_bad_rows_are_counted_and_shown_and_the_rest_is_sent(
         b"2,ann,,2016-01-01T10:00:00",
         b"3,bob,bad time,last tuesday",
         b"4,bob,caf\xe9 latin-1 byte,2016-01-01T10:00:00",
-        b'5,carol,"' + b"long " * 20_000 + b'",2016-01-01T10:00:00',
+        b'5,carol,"' + b"long " * 6_000 + b'",2016-01-01T10:00:00',
         b"6,carol,too,many,fields",
         b"7,dave,fine again,2016-01-01T10:05:00Z",
+        b'8,"erin,a stray quote swallows the next lines,2016-01-01T10:00:00',  # they are read again
+        b"9,frank,after the stray quote,2016-01-01T10:06:00Z",
+        b"10," + b"g" * 101 + b",handle too long,2016-01-01T10:00:00",
+        b"11,gina,far future,9999-12-31T23:59:59+01:00",
+        b"12,hal," + b"z" * 200_000 + b",2016-01-01T10:00:00",
+        b"13,ivy,last one,2016-01-01T10:07:00Z",
     ]
     path.write_bytes(b"\n".join(rows) + b"\n")
     argv = ["csv", str(path), "--id-col", "id", "--user-col", "who", "--text-col", "body", "--time-col", "when",
             *connection_args(pipeline_settings)]
     assert run_main(produce_main, argv) == 0
     out = capsys.readouterr().out
-    assert "read 7, sent 2, delivered 2, failed 0, skipped 5" in out
-    for reason in ("empty-text 1", "bad-timestamp 1", "bad-encoding 1", "text-too-long 1", "malformed-row 1"):
+    assert "read 13, sent 4, delivered 4, failed 0, skipped 9" in out, "13 data lines, every one accounted for"
+    for reason in ("empty-text 1", "bad-timestamp 1", "bad-encoding 1", "text-too-long 1", "malformed-row 2",
+                   "user-too-long 1", "time-out-of-range 1", "line-too-long 1"):
         assert reason in out
     assert "mixed.csv:4: bad-timestamp" in out
-    assert sorted(by_id(consume_all(pipeline_settings, 2))) == [1, 7]
+    assert sorted(by_id(consume_all(pipeline_settings, 4))) == [1, 7, 9, 13]
+
+
+def test_a_truncated_gzip_delivers_what_came_before_then_one_line_and_exit_1(
+    pipeline_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = "".join(json.dumps({"id": str(n), "text": f"tweet number {n}", "created_at": "2021-10-04T17:08:22Z",
+                                "author": {"username": "ann"}}) + "\n" for n in range(1, 2001))
+    whole = gzip.compress(lines.encode(), mtime=0)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    assert run_main(produce_main, ["jsonl", str(path), *connection_args(pipeline_settings)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    # One line says where the input broke (the other stderr lines are the progress log).
+    [broken] = [line for line in captured.err.splitlines() if line.startswith("trendoff:")]
+    assert broken.startswith("trendoff: cut.jsonl.gz: the input breaks after line ")
+    assert broken.endswith(": Compressed file ended before the end-of-stream marker was reached")
+    delivered = int(broken.removeprefix("trendoff: cut.jsonl.gz: the input breaks after line ").split(" ")[0])
+    assert 100 < delivered < 2000
+    assert captured.out.startswith(f"read {delivered:,}, sent {delivered:,}, delivered {delivered:,}, failed 0, "
+                                   "skipped 0")
+    assert sorted(by_id(consume_all(pipeline_settings, delivered))) == list(range(1, delivered + 1))
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,18 @@
-"""The publisher's parts that need no broker: the rate limiter and the run summary."""
+"""The publisher's parts that need no broker: the rate limiter, the run summary, a broken input."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
-from trendoff.producer.publish import PublishSummary, RateLimiter
+import pytest
+
+from trendoff.config import load_settings
+from trendoff.producer.publish import Publisher, PublishSummary, RateLimiter
+from trendoff.producer.sources import BrokenInputError
+from trendoff.tweet_columns import RowRejected
 
 
 def test_rate_limiter_spaces_sends() -> None:
@@ -43,3 +50,20 @@ def test_summary_of_a_clean_run_is_one_line() -> None:
     assert PublishSummary(read=3, sent=3, delivered=3, seconds=1.0).lines() == [
         "read 3, sent 3, delivered 3, failed 0, skipped 0 in 1.0 s (3 tweets/s)"
     ]
+
+
+def test_a_broken_input_ends_the_run_with_a_summary_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows before the break are counted; the break is kept for the CLI's one line (exit 1)."""
+
+    def source() -> Iterator[tuple[str, dict[str, Any] | RowRejected]]:
+        yield "t.jsonl.gz:1", RowRejected("malformed-json", "not a JSON object")
+        yield "t.jsonl.gz:2", RowRejected("missing-user", "no user.screen_name")
+        raise BrokenInputError("t.jsonl.gz: the input breaks after line 2 (40 of 80 bytes read): cut")
+
+    # Nothing is sent, so no broker is needed; only the topic check would ask for one.
+    monkeypatch.setattr(Publisher, "ensure_topic", lambda self: None)
+    summary = Publisher(load_settings({"TRENDOFF_KAFKA_BOOTSTRAP": "127.0.0.1:9"})).run(source())
+    assert summary.broken == "t.jsonl.gz: the input breaks after line 2 (40 of 80 bytes read): cut"
+    assert (summary.read, summary.sent, summary.failed) == (2, 0, 0)
+    assert summary.skipped == Counter({"malformed-json": 1, "missing-user": 1})
+    assert summary.lines()[0].startswith("read 2, sent 0, delivered 0, failed 0, skipped 2 in ")

@@ -261,3 +261,61 @@ def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path: Path) -> Non
     assert spec.id_col == "url" and spec.time_col == "created_at"
     [(_, row)] = list(iter_csv_rows(path, spec))
     assert row_to_tweet(row, spec)["created_at"] == dt.datetime(2016, 1, 1, tzinfo=dt.UTC)
+
+
+# --- values Python cannot convert, and the limits every view needs (issue 11): one row each --------
+
+LIMIT_SPEC = ColumnSpec(id_col="id", user_col="who", text_col="body", time_col="when", time_format="iso",
+                        retweets_col="rts", favorites_col="favs")
+LIMIT_ROW = {"id": "5", "who": "ann", "body": "hi there", "when": "2016-01-01T10:00:00Z", "rts": "3", "favs": ""}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"rts": "inf"}, "bad-count"),
+        ({"rts": "nan"}, "bad-count"),
+        ({"rts": "1e400"}, "bad-count"),                       # float('1e400') is inf: int() would overflow
+        ({"favs": "-1"}, "bad-count"),
+        ({"favs": "99999999999999999999"}, "bad-count"),      # more than a long holds
+        ({"favs": "9" * 5000}, "bad-count"),                  # beyond int()'s 4,300-digit limit
+        ({"id": "inf"}, "bad-id"),
+        ({"id": "1e400"}, "bad-id"),
+        ({"id": "-1"}, "bad-id"),
+        ({"id": "99999999999999999999"}, "bad-id"),
+        ({"id": "9" * 5000}, "bad-id"),
+        ({"who": "a" * 101}, "user-too-long"),
+        ({"who": "@"}, "missing-user"),                       # empty once the '@' is removed
+        ({"who": " @ "}, "missing-user"),
+        ({"when": "9999-12-31T23:59:59-01:00"}, "time-out-of-range"),  # its UTC time is in year 10000
+        ({"when": "9999-12-31T23:59:59+01:00"}, "time-out-of-range"),  # a datetime, but writes broke on it
+        ({"when": "2100-01-01T00:00:00Z"}, "time-out-of-range"),
+        ({"when": "1969-12-31T23:59:59Z"}, "time-out-of-range"),
+        ({"when": "0000-01-01T00:00:00"}, "bad-timestamp"),
+        ({"when": "10000-01-01T00:00:00"}, "bad-timestamp"),
+        ({"when": "2016-01-01T10:00:00Z" * 10}, "bad-timestamp"),
+    ],
+)
+def test_values_python_cannot_convert_and_limits_are_rejections(change: dict[str, str], reason: str) -> None:
+    with pytest.raises(RowRejected) as rejected:
+        row_to_tweet(LIMIT_ROW | change, LIMIT_SPEC)
+    assert rejected.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "time_format", "reason"),
+    [("1e20", "epoch-s", "time-out-of-range"), ("253402300800", "epoch-s", "time-out-of-range"),
+     ("-1e20", "epoch-s", "time-out-of-range"), ("1e400", "epoch-ms", "time-out-of-range"),
+     ("-1", "epoch-s", "time-out-of-range"), ("nan", "epoch-s", "bad-timestamp")],
+)
+def test_epoch_values_out_of_range_are_rejections(raw: str, time_format: str, reason: str) -> None:
+    spec = ColumnSpec(id_col="id", user_col="who", text_col="body", time_col="when", time_format=time_format)
+    with pytest.raises(RowRejected) as rejected:
+        row_to_tweet({"id": "5", "who": "ann", "body": "hi", "when": raw}, spec)
+    assert rejected.value.reason == reason
+
+
+def test_handles_and_counts_at_the_limits_pass() -> None:
+    tweet = row_to_tweet(LIMIT_ROW | {"who": "@" + "a" * 100, "rts": "1,234", "favs": "12.0"}, LIMIT_SPEC)
+    assert (tweet["user"], tweet["retweet_count"], tweet["favorite_count"]) == ("a" * 100, 1234, 12)
+    assert row_to_tweet(LIMIT_ROW | {"favs": str(2**63 - 1)}, LIMIT_SPEC)["favorite_count"] == 2**63 - 1
