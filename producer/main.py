@@ -9,10 +9,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from trendoff.config import add_connection_options, settings_from_args
+from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
+from trendoff.times import duration_type
 from trendoff.tweet_columns import MAX_TEXT_CHARS, add_column_options, spec_from_args
 from trendoff.tweet_limits import MAX_USER_CHARS
 
@@ -45,36 +47,42 @@ BAD_ROWS_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trendoff produce", description=__doc__)
+    parser = command_parser("trendoff produce", "Read tweets from a CSV, JSON lines, the X API or a generator and "
+                            "publish them to Kafka as Avro, keyed by user.", "sources")
     sources = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--rate", type=_positive(float), help="at most this many tweets per second (replays)")
-    common.add_argument("--limit", type=_positive(int), help="stop after this many input rows")
-    add_connection_options(common)
+    common.add_argument("--rate", type=_positive(float), metavar="N",
+                        help="at most N tweets per second (default: as fast as the broker takes them)")
+    common.add_argument("--limit", type=_positive(int), metavar="N", help="stop after N input rows")
+    add_connection_options(common, cassandra=False)
 
     csv_parser = sources.add_parser("csv", parents=[common], help="replay a CSV of tweets", epilog=BAD_ROWS_HELP)
-    csv_parser.add_argument("path", type=Path)
+    csv_parser.add_argument("path", type=Path, metavar="FILE.csv", help="the CSV to replay")
     add_column_options(csv_parser)
 
     jsonl = sources.add_parser("jsonl", parents=[common], help="replay JSON lines (.gz too) of API tweet objects",
                                epilog=BAD_ROWS_HELP)
-    jsonl.add_argument("path", type=Path)
+    jsonl.add_argument("path", type=Path, metavar="FILE.jsonl[.gz]", help="the JSON lines to replay")
 
     x_api = sources.add_parser(
         "x", parents=[common], help="tweets of named users from the X API v2",
-        description="Recent tweets of the named users, then newer ones every --poll-seconds (since_id), or with "
-        "--follow the filtered stream. Needs an X API v2 bearer token in TRENDOFF_X_BEARER_TOKEN; rate limits "
+        description="Recent tweets of the named users, then newer ones every --poll (since_id), or with "
+        "--follow the filtered stream. Needs an X API v2 bearer token in $TRENDOFF_X_BEARER_TOKEN; rate limits "
         "are waited out.",
     )
-    x_api.add_argument("--users", required=True, help="comma-separated screen names")
+    x_api.add_argument("--users", required=True, metavar="A,B,...", help="the screen names to follow")
     x_api.add_argument("--follow", action="store_true", help="use the filtered stream (plans that include it)")
-    x_api.add_argument("--poll-seconds", type=_positive(float), default=60.0, help="polling interval (default 60)")
-    x_api.add_argument("--rounds", type=_positive(int), help="stop after this many polls (default: run until stopped)")
+    x_api.add_argument("--poll", type=duration_type, default=60.0, metavar="DURATION",
+                       help="time between polls (default 60s)")
+    x_api.add_argument("--rounds", type=_positive(int), metavar="N",
+                       help="stop after N polls (default: run until stopped)")
 
     synthetic = sources.add_parser("synthetic", parents=[common], help="seeded generated tweets for load tests")
-    synthetic.add_argument("--tweets", type=_positive(int), required=True)
-    synthetic.add_argument("--users", type=_positive(int), required=True)
-    synthetic.add_argument("--seed", type=int, default=7)
+    synthetic.add_argument("--tweets", type=_positive(int), required=True, metavar="N", help="how many tweets")
+    synthetic.add_argument("--users", type=_positive(int), required=True, metavar="N",
+                           help="how many users (Zipf-distributed activity)")
+    synthetic.add_argument("--seed", type=int, default=7, metavar="S",
+                           help="random seed: the same seed gives the same tweets (default 7)")
     return parser
 
 
@@ -88,7 +96,7 @@ def _estimate(path: Path, header_lines: int, limit: int | None) -> int | None:
     return rows if limit is None or rows is None else min(rows, limit)
 
 
-def source_items(args: argparse.Namespace) -> tuple[Iterator[SourceItem], int | None]:
+def source_items(args: argparse.Namespace, settings: Settings) -> tuple[Iterator[SourceItem], int | None]:
     """The chosen source's items and, when known, about how many there will be (for the ETA)."""
     if args.source == "csv":
         spec = spec_from_args(args, args.path)
@@ -103,17 +111,17 @@ def source_items(args: argparse.Namespace) -> tuple[Iterator[SourceItem], int | 
     usernames = [name.strip().lstrip("@") for name in args.users.split(",") if name.strip()]
     if not usernames:
         raise TrendoffError("no-users", "--users needs at least one screen name")
-    token, base_url = x_api.bearer_token(), x_api.api_base()
+    token, base_url = x_api.bearer_token(settings), settings.x_api_base or None
     if args.follow:
         return x_api.stream_user_tweets(token, usernames, max_tweets=args.limit, base_url=base_url), args.limit
     client = x_api.x_client(token, base_url)
-    return x_api.poll_user_tweets(client, usernames, args.poll_seconds, args.rounds), None
+    return x_api.poll_user_tweets(client, usernames, args.poll, args.rounds), None
 
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
-    items, total = source_items(args)
+    items, total = source_items(args, settings)
     publisher = Publisher(
         settings, rate=args.rate, total=total, total_exact=args.source == "synthetic", live=args.source == "x"
     )

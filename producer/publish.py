@@ -78,7 +78,7 @@ class RateLimiter:
 
 def producer_config(settings: Settings) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.bootstrap_servers,
+        **topics.client_config(settings.bootstrap_servers),
         # Idempotence makes librdkafka's retries safe: no duplicates, per-partition order kept.
         "enable.idempotence": True,
         "acks": "all",
@@ -89,7 +89,6 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         # The default (1 GiB) would let a replay of long texts grow the process far past its usual size.
         "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
         "message.timeout.ms": 120_000,
-        "log_level": 3,
     }
 
 
@@ -116,14 +115,22 @@ class Publisher:
         self.summary = PublishSummary()
         self.limiter = RateLimiter(rate)
         self.total = total
-        self.producer = Producer(producer_config(settings))
+        # Built once the broker has answered (run): a client made earlier would retry a dead broker for
+        # the whole message timeout before the one-line error could be given.
+        self._producer: Producer | None = None
         self._pending: list[dict[str, Any]] = []
         self._started = time.monotonic()
         self._last_progress = self._started
 
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            self._producer = Producer(producer_config(self.settings))
+        return self._producer
+
     def ensure_topic(self) -> None:
         try:
-            topics.wait_for_broker(self.settings.bootstrap_servers, timeout_seconds=30)
+            topics.wait_for_broker(self.settings.bootstrap_servers, timeout_seconds=topics.BROKER_CHECK_SECONDS)
         except TrendoffError as error:
             raise TrendoffError(
                 "kafka-unreachable",

@@ -4,7 +4,6 @@ the filtered stream for plans that include it."""
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -14,14 +13,13 @@ from typing import Any
 import requests
 import tweepy
 
+from trendoff.config import ENV_VARS, Settings
 from trendoff.errors import TrendoffError
 from trendoff.producer.sources import SourceItem, v2_tweets
 
 log = logging.getLogger(__name__)
 
-TOKEN_VARIABLE = "TRENDOFF_X_BEARER_TOKEN"
-# Where tweepy's requests go instead of the X API host (a proxy, or a local server in tests).
-API_BASE_VARIABLE = "TRENDOFF_X_API_BASE"
+TOKEN_VARIABLE = ENV_VARS["x_bearer_token"]
 X_API_HOST = "https://api.twitter.com"
 RULE_TAG = "trendoff"
 TWEET_FIELDS = ["created_at", "lang", "public_metrics", "referenced_tweets", "author_id"]
@@ -40,18 +38,13 @@ class _RedirectAdapter(requests.adapters.HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def bearer_token() -> str:
-    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+def bearer_token(settings: Settings) -> str:
+    token = settings.x_bearer_token.strip()
     if not token:
         raise TrendoffError(
             "no-token", f"set {TOKEN_VARIABLE} to an X API v2 bearer token to read tweets from the X API"
         )
     return token
-
-
-def api_base() -> str | None:
-    """The base URL that replaces the X API host, when TRENDOFF_X_API_BASE is set."""
-    return os.environ.get(API_BASE_VARIABLE) or None
 
 
 def _redirect(session: requests.Session, base_url: str | None) -> None:

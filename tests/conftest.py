@@ -4,54 +4,34 @@ Where they come from, in order: external services when TRENDOFF_KAFKA_BOOTSTRAP 
 TRENDOFF_CASSANDRA_HOSTS are both set; containers when a Docker engine answers; otherwise the
 project's own local stack (JVM processes from Maven Central jars) on free ports in a temporary
 folder. Every test that writes gets its own keyspace and topic, so tests run in any order.
+Helper functions live in tests/support.py; this file holds only hooks and fixtures.
 """
 
 from __future__ import annotations
 
-import socket
-import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import DATA_DIR, TESTS_DIR, delete_topic, free_port, unique_name, wait_until_spark_sees
 from trendoff import cassandra_io, topics
 from trendoff.config import Settings, load_settings
 from trendoff.stack.services import Stack
 
-TESTS_DIR = Path(__file__).parent
-PROJECT_ROOT = TESTS_DIR.parent
-DATA_DIR = PROJECT_ROOT / "data"
+TEST_FOLDERS = ("unit", "integration", "e2e")  # each is also a marker registered in pyproject.toml
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Markers come from the folder: tests/unit -> unit, tests/integration -> integration, ..."""
+    """Markers come from the folder: tests/unit -> unit, tests/integration -> integration, tests/e2e -> e2e.
+
+    A test anywhere else would have no marker, so `-m unit` and `-m "not e2e"` would silently mis-sort it.
+    """
     for item in items:
-        folder = Path(str(item.fspath)).relative_to(TESTS_DIR).parts[0]
-        if folder in ("unit", "integration", "e2e"):
-            item.add_marker(getattr(pytest.mark, folder))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def unique_name(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-def connection_args(settings: Settings) -> list[str]:
-    """The command-line flags that point a trendoff command at the test's services, keyspace and topic."""
-    return [
-        "--bootstrap", settings.bootstrap_servers,
-        "--cassandra", ",".join(settings.cassandra_contact_points),
-        "--cassandra-port", str(settings.cassandra_port),
-        "--keyspace", settings.keyspace,
-        "--topic", settings.topic,
-    ]
+        folder = item.path.relative_to(TESTS_DIR).parts[0]
+        if folder not in TEST_FOLDERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(TEST_FOLDERS)}}}/")
+        item.add_marker(getattr(pytest.mark, folder))  # --strict-markers: an unregistered name fails here
 
 
 def _docker_engine_answers() -> bool:
@@ -104,43 +84,37 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
 
 @pytest.fixture
-def pipeline_settings(stack_settings: Settings) -> Iterator[Settings]:
-    """Settings with a keyspace and topic of this test's own, created with the project's schema."""
-    settings = stack_settings.with_overrides(
-        keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3
-    )
-    session = cassandra_io.connect(settings)
-    try:
+def make_pipeline_settings(stack_settings: Settings) -> Iterator[Callable[[], Settings]]:
+    """A function making Settings with a keyspace (the project's tables) and a topic (3 partitions) of
+    their own; each call makes a fresh pair, and every pair is dropped when the test ends."""
+    session = cassandra_io.connect(stack_settings)
+    made: list[Settings] = []
+
+    def make() -> Settings:
+        settings = stack_settings.with_overrides(
+            keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3
+        )
+        made.append(settings)  # before creating anything, so a half-made pair is dropped too
         cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
         topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
         wait_until_spark_sees(settings)
-        yield settings
+        return settings
+
+    try:
+        yield make
     finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=60)
-        session.cluster.shutdown()
-        topics.delete_topic(settings.bootstrap_servers, settings.topic)
-
-
-def wait_until_spark_sees(settings: Settings, timeout_seconds: float = 60.0) -> None:
-    """A running SparkSession's connector learns of a new keyspace from schema events, a moment
-    after it is created; reading it before then fails, so wait until it reads."""
-    from pyspark.sql import SparkSession
-    from pyspark.sql.utils import AnalysisException
-
-    spark = SparkSession.getActiveSession()
-    if spark is None:
-        return  # a session started later loads the whole schema when it first connects
-    deadline = time.monotonic() + timeout_seconds
-    while True:
         try:
-            table = spark.read.format("org.apache.spark.sql.cassandra").options(
-                keyspace=settings.keyspace, table="batch_published").load()
-            if table.columns:
-                return
-        except AnalysisException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+            for settings in made:
+                session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=60)
+                delete_topic(settings)
+        finally:
+            session.cluster.shutdown()
+
+
+@pytest.fixture
+def pipeline_settings(make_pipeline_settings: Callable[[], Settings]) -> Settings:
+    """Settings with a keyspace and topic of this test's own, created with the project's schema."""
+    return make_pipeline_settings()
 
 
 @pytest.fixture

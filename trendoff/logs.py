@@ -11,7 +11,7 @@ from trendoff.config import ENV_VARS, Settings
 _NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
 # The Cassandra driver logs a traceback at ERROR for every refused connection attempt; trendoff
 # turns those failures into one-line TrendoffErrors itself, so only its critical messages show.
-_QUIET_LOGGERS = ("cassandra",)
+_QUIET_LOGGERS = ("cassandra", "trendoff.librdkafka")
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -35,5 +35,6 @@ def configure_logging(level: str | int | None = None) -> None:
     logging.basicConfig(level=chosen, handlers=[handler], force=True)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    for name in _QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in _QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -12,6 +12,7 @@ from cassandra.cluster import Session
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from trendoff.errors import TrendoffError
+from trendoff.topics import client_config
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,7 @@ PROGRESS_TABLES = {"ingest": "ingest_progress", "speed": "speed_progress"}
 def end_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
     """The high watermark (offset of the next message) of every partition of ``topic``."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"trendoff-probe-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "log_level": 2,
-        }
+        {**client_config(bootstrap), "group.id": f"trendoff-probe-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_seconds)

@@ -11,14 +11,23 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines (one per refused connection, per retry) go here instead of raw to stderr;
+# trendoff reports failures itself in one line, so logs.configure_logging keeps this quiet unless DEBUG.
+LIBRDKAFKA_LOGGER = logging.getLogger("trendoff.librdkafka")
+# How long a command waits for the broker to answer before saying it is unreachable.
+BROKER_CHECK_SECONDS = 5.0
 
 # The layers split the stream by arrival, so the broker must stamp each message when it appends it.
 TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 
+def client_config(bootstrap: str) -> dict[str, object]:
+    """What every Kafka client of trendoff (producer, admin, probe consumers) is configured with."""
+    return {"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOGGER}
+
+
 def admin_client(bootstrap: str) -> AdminClient:
-    # librdkafka would print every refused connection to stderr; callers report failures themselves.
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 2})
+    return AdminClient({**client_config(bootstrap), "socket.timeout.ms": 10000})
 
 
 def wait_for_broker(bootstrap: str, timeout_seconds: float) -> None:
@@ -88,7 +97,7 @@ def _wait_for_leaders(admin: AdminClient, topic: str, timeout_seconds: float) ->
 
 
 def delete_topic(bootstrap: str, topic: str, timeout_seconds: float = 30.0) -> None:
-    """Delete ``topic`` (used by tests to clean up their own topics)."""
+    """Delete ``topic``; one that is already gone is fine (tests and benchmarks clean up their own topics)."""
     admin = admin_client(bootstrap)  # kept referenced: the futures fail if the client is collected
     futures = admin.delete_topics([topic], request_timeout=timeout_seconds)
     try:

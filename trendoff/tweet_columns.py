@@ -117,19 +117,21 @@ def detect_format(header: list[str]) -> str:
 
 def add_column_options(parser: argparse.ArgumentParser) -> None:
     """The CSV flags shared by `trendoff produce csv` and `trendoff load-csv`."""
-    group = parser.add_argument_group("CSV format (SPEC §2)")
+    group = parser.add_argument_group("CSV format (docs/contract.md#csv)")
     group.add_argument("--format", choices=FORMATS, default="auto",
                        help="a known export, or 'columns' to name the columns yourself (default: auto)")
-    group.add_argument("--encoding", help="file encoding (default: the preset's, else utf-8)")
-    group.add_argument("--id-col", help="tweet id column (missing: derived from user + time + text)")
-    group.add_argument("--user-col", help="screen name column")
-    group.add_argument("--text-col", help="tweet text column")
-    group.add_argument("--time-col", help="creation time column")
-    group.add_argument("--time-format", help=f"how --time-col is written: {TIME_FORMATS_HELP} (default iso)")
-    group.add_argument("--lang-col", help="language column (optional)")
-    group.add_argument("--retweet-col", help="retweet flag column: true/false, 1/0, yes/no (optional)")
-    group.add_argument("--retweets-col", help="retweet count column (optional)")
-    group.add_argument("--favorites-col", help="favorite count column (optional)")
+    group.add_argument("--encoding", metavar="CODEC", help="file encoding (default: the preset's, else utf-8)")
+    group.add_argument("--id-col", metavar="COLUMN", help="tweet id column (missing: derived from user + time + text)")
+    group.add_argument("--user-col", metavar="COLUMN", help="screen name column")
+    group.add_argument("--text-col", metavar="COLUMN", help="tweet text column")
+    group.add_argument("--time-col", metavar="COLUMN", help="creation time column")
+    group.add_argument("--time-format", metavar="FORMAT",
+                       help=f"how --time-col is written: {TIME_FORMATS_HELP} (default iso)")
+    group.add_argument("--lang-col", metavar="COLUMN", help="language column (optional)")
+    group.add_argument("--retweet-col", metavar="COLUMN",
+                       help="retweet flag column: true/false, 1/0, yes/no (optional)")
+    group.add_argument("--retweets-col", metavar="COLUMN", help="retweet count column (optional)")
+    group.add_argument("--favorites-col", metavar="COLUMN", help="favorite count column (optional)")
 
 
 def spec_from_args(args: argparse.Namespace, source: Path | Sequence[str]) -> ColumnSpec:

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
+from tests.support import expected_word_counts
 from trendoff.config import Settings
 from trendoff.demo.main import main as demo_main
 from trendoff.entry import run_main
 from trendoff.producer.sources import csv_tweets
 from trendoff.serving.compare import rank_mutual
 from trendoff.tweet_columns import PRESETS
-from trendoff.view_keys import user_key_column
-from trendoff.words import tweet_word_counts
 
 ROWS = 150
 
@@ -26,6 +24,15 @@ def test_demo_answer_equals_the_word_rule_on_the_raw_input(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = pipeline_settings
+    # The answer the demo must give, from the raw input. Worked out first: the demo stops the
+    # process's SparkSession when it ends, and that is this session too.
+    raw = []
+    for name in ("BarackObama.csv", "realDonaldTrump.csv"):
+        path = data_dir / "fivethirtyeight_twitter_ratio" / name
+        raw += [tweet for _, tweet in csv_tweets(path, PRESETS["538"])][:ROWS]
+    counts = expected_word_counts(spark, raw)
+    expected = rank_mutual(counts["barackobama"], counts["realdonaldtrump"], top=15)
+
     monkeypatch.setenv("TRENDOFF_KAFKA_BOOTSTRAP", settings.bootstrap_servers)
     monkeypatch.setenv("TRENDOFF_CASSANDRA_HOSTS", ",".join(settings.cassandra_contact_points))
     monkeypatch.setenv("TRENDOFF_CASSANDRA_PORT", str(settings.cassandra_port))
@@ -36,19 +43,6 @@ def test_demo_answer_equals_the_word_rule_on_the_raw_input(
     printed = capsys.readouterr().out
     answer = json.loads(next(line for line in printed.splitlines() if line.startswith("{")))
     assert answer["as_of"] is not None, "the demo ran a batch in the middle"
-
-    raw = []
-    for name in ("BarackObama.csv", "realDonaldTrump.csv"):
-        path = data_dir / "fivethirtyeight_twitter_ratio" / name
-        raw += [tweet for _, tweet in csv_tweets(path, PRESETS["538"])][:ROWS]
-    frame = spark.createDataFrame([(t["id"], t["user"], t["text"], t["is_retweet"]) for t in raw],
-                                  "id long, user string, text string, is_retweet boolean")
-    counts: dict[str, dict[str, int]] = {}
-    rows = tweet_word_counts(frame.withColumn("user", user_key_column(F.col("user"))), keep=["id", "user"]).collect()
-    for row in rows:
-        counts.setdefault(row.user, {}).setdefault(row.word, 0)
-        counts[row.user][row.word] += row["count"]
-    expected = rank_mutual(counts["barackobama"], counts["realdonaldtrump"], top=15)
     assert answer["users"] == ["barackobama", "realdonaldtrump"]
     assert answer["top"] == [{"word": m.word, "counts": [m.count_a, m.count_b]} for m in expected]
     chart = tmp_path / "out" / "barackobama_vs_realdonaldtrump.png"

@@ -11,13 +11,12 @@ from typing import Any
 
 from cassandra.query import ValueSequence
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
-from trendoff.batch.job import batch_view, run_batch
+from tests.support import expected_word_counts, wait_until
+from trendoff.batch.job import counted_flag, run_batch
 from trendoff.config import Settings
 from trendoff.serving.views import ViewReader
-from trendoff.view_keys import BATCH_BUCKETS, batch_bucket
-from trendoff.words import words_column
+from trendoff.view_keys import BATCH_BUCKETS, batch_bucket, user_key
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 LONG_AGO, LATELY, LATER = NOW - dt.timedelta(hours=1), NOW - dt.timedelta(minutes=3), NOW + dt.timedelta(hours=1)
@@ -54,23 +53,27 @@ def write_master(session: Any, rows: list[tuple[int, str, str, bool, dt.datetime
 
 
 def batch_rows(session: Any, version: int) -> dict[str, tuple[dict[str, int], int]]:
-    rows = session.execute("SELECT user, word_counts, tweets_counted FROM batch_words WHERE version = %s AND "
+    rows = session.execute("SELECT bucket, user, word_counts, tweets_counted FROM batch_words WHERE version = %s AND "
                            "bucket IN %s", (version, ValueSequence(range(BATCH_BUCKETS))))
-    return {r.user: (json.loads(r.word_counts), r.tweets_counted) for r in rows}
+    written = {}
+    for r in rows:
+        assert r.bucket == batch_bucket(r.user), f"{r.user} is in bucket {r.bucket}: serving would not find it"
+        written[r.user] = (json.loads(r.word_counts), r.tweets_counted)
+    return written
 
 
-def spark_expected(spark: SparkSession, rows: list[tuple[Any, ...]], cutoff: dt.datetime) -> dict[str, Any]:
-    """The same rows counted by the shared word rule (words_column) directly, outside the batch job."""
-    frame = spark.createDataFrame(rows, "id long, user string, text string, is_retweet boolean, "
-                                        "arrived_at timestamp, csv_loaded boolean")
-    counted = frame.where(F.coalesce("csv_loaded", F.lit(False)) | (F.col("arrived_at") < F.lit(cutoff)))
-    per_tweet = counted.select(F.lower("user").alias("user"), words_column(F.col("text"), F.col("is_retweet")).alias(
-        "words")).collect()
-    expected: dict[str, Any] = {}
-    for row in per_tweet:
-        words, tweets = expected.get(row.user, (Counter(), 0))
-        expected[row.user] = (words + Counter(row.words), tweets + 1)
-    return {user: (dict(words), tweets) for user, (words, tweets) in expected.items()}
+def expected_batch_rows(
+    spark: SparkSession, rows: list[tuple[int, str, str, bool, dt.datetime | None, bool | None]], cutoff: dt.datetime,
+    count_retweets: bool = False,
+) -> dict[str, tuple[dict[str, int], int]]:
+    """What batch_words must hold for these master rows: the test oracle's words and the tweets counted,
+    per user, over the csv-loaded rows and those that arrived before T."""
+    counted = [{"id": i, "user": user, "text": text, "is_retweet": retweet}
+               for i, user, text, retweet, arrived, csv_loaded in rows
+               if csv_loaded or (arrived is not None and arrived < cutoff)]
+    words = expected_word_counts(spark, counted, count_retweets=count_retweets)
+    tweets = Counter(user_key(tweet["user"]) for tweet in counted)
+    return {user: (dict(words.get(user, {})), n) for user, n in tweets.items()}
 
 
 def versions(session: Any) -> list[int]:
@@ -88,7 +91,7 @@ def test_counts_what_arrived_before_t_and_history(
 
     written = batch_rows(cassandra_session, result.version)
     assert written == HAND_COUNTED
-    assert written == spark_expected(spark, [r[:6] for r in MASTER_ROWS], result.arrival_cutoff)
+    assert written == expected_batch_rows(spark, MASTER_ROWS, result.arrival_cutoff)
     assert (result.tweets_read, result.tweets_counted, result.users) == (8, 6, 4)
 
     published = cassandra_session.execute("SELECT * FROM batch_published WHERE view_name = 'words'").one()
@@ -103,20 +106,22 @@ def test_counts_what_arrived_before_t_and_history(
     counted = batch_rows(cassandra_session, with_retweets.version)
     assert counted["ann"] == ({"vote": 6, "jobs": 2, "#vote": 1, "wait": 1}, 3)
     assert counted["carol"] == ({"retweet": 1}, 1)
+    assert counted == expected_batch_rows(spark, MASTER_ROWS, with_retweets.arrival_cutoff, count_retweets=True)
 
 
 def test_the_cutoff_boundary_is_exclusive(spark: SparkSession) -> None:
+    # counted_flag is the filter run_batch applies to the master table.
     cutoff = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
     master = spark.createDataFrame([
-        (1, "ann", "earlier boundary", False, cutoff - dt.timedelta(milliseconds=1), None),
-        (2, "ann", "exactly boundary", False, cutoff, None),
-        (3, "ann", "later boundary", False, cutoff + dt.timedelta(seconds=1), False),
-        (4, "ann", "nowhere boundary", False, None, None),  # neither arrived nor csv-loaded
-    ], "id long, user string, text string, is_retweet boolean, arrived_at timestamp, csv_loaded boolean")
-    rows = batch_view(master, cutoff, 7, count_retweets=False).collect()
-    assert [(r.version, r.bucket, r.user, json.loads(r.word_counts), r.tweets_counted) for r in rows] == [
-        (7, batch_bucket("ann"), "ann", {"earlier": 1, "boundary": 1}, 1)
-    ]
+        (1, cutoff - dt.timedelta(milliseconds=1), None),  # just before T: counted
+        (2, cutoff, None),  # exactly T: left to speed
+        (3, cutoff + dt.timedelta(seconds=1), False),
+        (4, None, None),  # neither arrived nor csv-loaded
+        (5, None, True),  # history from csv_loader
+        (6, cutoff + dt.timedelta(hours=1), True),  # history that later came through Kafka: still history
+    ], "id long, arrived_at timestamp, csv_loaded boolean")
+    rows = master.select("id", counted_flag(cutoff).alias("counted")).orderBy("id").collect()
+    assert [(r.id, r.counted) for r in rows] == [(1, True), (2, False), (3, False), (4, False), (5, True), (6, True)]
 
 
 def test_versions_publish_and_clean_up(
@@ -180,10 +185,13 @@ def test_readers_see_one_whole_version_while_batch_publishes(
     thread.start()
     try:
         second = run_batch(spark, pipeline_settings)
-        time.sleep(0.5)  # a few answers after the switch
+        # A few answers after the switch (or a failure, which ends the reader).
+        wait_until(lambda: failures or sum(1 for version, _, _ in list(seen) if version == second.version) >= 5,
+                   30, "answers from the newly published version")
     finally:
         stop.set()
         thread.join(timeout=30)
+    assert not thread.is_alive(), "the reader did not stop"
     assert not failures
     expected = {first.version: answer_v1, second.version: answer_v2}
     assert {version for version, _, _ in seen} == set(expected), "answers before and after the switch"

@@ -18,7 +18,7 @@ PER_PARTITION = {0: 3, 1: 4, 2: 2}  # messages produced to each of the topic's 3
 
 
 def append_times(settings: Settings) -> dict[tuple[int, int], dt.datetime]:
-    """(partition, offset) -> broker append time, read back independently of trendoff.arrival."""
+    """(partition, offset) -> broker append time, read back independently of trendoff.batch.cutoff."""
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"t-{uuid.uuid4().hex[:8]}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     consumer.assign([TopicPartition(settings.topic, p, 0) for p in PER_PARTITION])

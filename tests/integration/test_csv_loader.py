@@ -3,55 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
-from tests.conftest import connection_args, unique_name, wait_until_spark_sees
-from trendoff import avro_codec, cassandra_io, topics
+from tests.support import cassandra_table, connection_args, produce_tweets, run_until_idle
 from trendoff.batch.job import run_batch
 from trendoff.config import Settings
 from trendoff.csv_loader.job import load_csv
 from trendoff.csv_loader.job import main as load_main
 from trendoff.entry import run_main
-from trendoff.ingest.job import build_job as ingest_job
 from trendoff.producer.main import main as produce_main
 from trendoff.serving.query import run_compare
-from trendoff.speed.job import build_job as speed_job
-from trendoff.stream_job import StreamOptions
-from trendoff.tweet_columns import ColumnSpec, derived_id, epoch_ms
-
-
-@pytest.fixture
-def other_settings(stack_settings: Settings) -> Iterator[Settings]:
-    """A second keyspace and topic of this test's own."""
-    settings = stack_settings.with_overrides(keyspace=unique_name("ks"), topic=unique_name("tweets"))
-    session = cassandra_io.connect(settings)
-    cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, 3)
-    wait_until_spark_sees(settings)
-    yield settings
-    session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=60)
-    session.cluster.shutdown()
-    topics.delete_topic(settings.bootstrap_servers, settings.topic)
+from trendoff.times import epoch_ms
+from trendoff.tweet_columns import ColumnSpec, derived_id
 
 
 def master(spark: SparkSession, settings: Settings) -> dict[int, Any]:
-    frame = spark.read.format("org.apache.spark.sql.cassandra").options(keyspace=settings.keyspace, table="tweets")
-    return {row.id: row for row in frame.load().collect()}
+    return {row.id: row for row in cassandra_table(spark, settings, "tweets").collect()}
 
 
 def test_538_history_gives_the_same_answer_as_replaying_it_through_kafka(
-    pipeline_settings: Settings, other_settings: Settings, spark: SparkSession, data_dir: Path, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    pipeline_settings: Settings, make_pipeline_settings: Callable[[], Settings], spark: SparkSession, data_dir: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     files = [data_dir / "fivethirtyeight_twitter_ratio" / name for name in ("BarackObama.csv", "realDonaldTrump.csv")]
     # History: csv_loader, then a batch run.
-    connection = connection_args(pipeline_settings)
+    connection = connection_args(pipeline_settings, kafka=False)
     for path in files:
         assert run_main(load_main, [str(path), *connection]) == 0
     out = capsys.readouterr().out
@@ -78,14 +59,13 @@ def test_538_history_gives_the_same_answer_as_replaying_it_through_kafka(
     run_batch(spark, pipeline_settings, clock_skew_seconds=0)
     from_history = run_compare(pipeline_settings, "BarackObama", "realDonaldTrump", top=50)
 
-    # The same files replayed through Kafka and the streaming jobs.
-    kafka = ["--bootstrap", other_settings.bootstrap_servers, "--topic", other_settings.topic]
+    # The same files replayed through Kafka and the streaming jobs, into a keyspace and topic of their own.
+    replayed = make_pipeline_settings()
     for path in files:
-        assert run_main(produce_main, ["csv", str(path), *kafka]) == 0
-    for name, build in (("ingest", ingest_job), ("speed", speed_job)):
-        options = StreamOptions(until_idle=True, checkpoint=tmp_path / name, timeout_seconds=300)
-        build(spark, other_settings, options).run()
-    from_kafka = run_compare(other_settings, "BarackObama", "realDonaldTrump", top=50)
+        assert run_main(produce_main, ["csv", str(path), *connection_args(replayed, cassandra=False)]) == 0
+    for job in ("ingest", "speed"):
+        run_until_idle(spark, replayed, job, tmp_path)
+    from_kafka = run_compare(replayed, "BarackObama", "realDonaldTrump", top=50)
     assert from_history.top == from_kafka.top and len(from_kafka.top) == 50
 
 
@@ -96,11 +76,8 @@ def test_bad_rows_are_counted_and_kafka_arrivals_are_kept(
     arrived = {"id": 42, "user": "ann", "text": "came through kafka first",
                "created_at": dt.datetime(2016, 1, 1, tzinfo=dt.UTC), "lang": None, "is_retweet": False,
                "retweet_count": None, "favorite_count": None}
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
-    producer.produce(settings.topic, key=b"ann", value=avro_codec.encode(arrived))
-    assert producer.flush(30) == 0
-    options = StreamOptions(until_idle=True, checkpoint=tmp_path / "ingest", timeout_seconds=300)
-    ingest_job(spark, settings, options).run()
+    produce_tweets(settings, [arrived])
+    run_until_idle(spark, settings, "ingest", tmp_path)
     before = master(spark, settings)[42]
 
     path = tmp_path / "history.csv"
@@ -128,7 +105,7 @@ def test_bad_rows_are_counted_and_kafka_arrivals_are_kept(
 def test_user_mistakes_are_one_line_and_exit_2(
     pipeline_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    connection = connection_args(pipeline_settings)
+    connection = connection_args(pipeline_settings, kafka=False)
     assert run_main(load_main, [str(tmp_path / "missing.csv"), *connection]) == 2
     path = tmp_path / "other.csv"
     path.write_text("who,what,when\nann,hello there,2016-01-01T00:00:00Z\n")

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import connection_args
-from trendoff import avro_codec
+from tests.support import cassandra_table, connection_args, expected_word_counts, produce_tweets, run_until_idle
 from trendoff.apps.compare import main as compare_main
 from trendoff.batch.job import run_batch
 from trendoff.config import Settings
@@ -27,10 +25,8 @@ from trendoff.ingest.job import build_job as ingest_job
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.query import compare, run_compare
 from trendoff.serving.views import ViewReader
-from trendoff.speed.job import build_job as speed_job
 from trendoff.stream_job import StreamOptions
-from trendoff.view_keys import batch_bucket, user_key_column
-from trendoff.words import tweet_word_counts
+from trendoff.view_keys import batch_bucket
 
 USERS = ["BarackObama", "realDonaldTrump", "CNN", "cnnbrk"]
 VOCABULARY = [
@@ -54,29 +50,9 @@ def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
     return tweets
 
 
-def produce(settings: Settings, tweets: list[dict[str, Any]]) -> None:
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
-    for tweet in tweets:
-        producer.produce(settings.topic, key=tweet["user"].encode(), value=avro_codec.encode(tweet))
-    assert producer.flush(30) == 0
-
-
 def catch_up(spark: SparkSession, settings: Settings, checkpoints: Path) -> None:
-    for name, build in (("ingest", ingest_job), ("speed", speed_job)):
-        options = StreamOptions(until_idle=True, checkpoint=checkpoints / name, timeout_seconds=300)
-        build(spark, settings, options).run()
-
-
-def expected_counts(spark: SparkSession, tweets: list[dict[str, Any]]) -> dict[str, Counter[str]]:
-    """The word rule applied to the raw input, each tweet id once."""
-    unique = list({t["id"]: t for t in tweets}.values())
-    frame = spark.createDataFrame([(t["id"], t["user"], t["text"], t["is_retweet"]) for t in unique],
-                                  "id long, user string, text string, is_retweet boolean")
-    rows = tweet_word_counts(frame.withColumn("user", user_key_column(F.col("user"))), keep=["id", "user"]).collect()
-    counts: dict[str, Counter[str]] = {}
-    for row in rows:
-        counts.setdefault(row.user, Counter())[row.word] += row["count"]
-    return counts
+    for job in ("ingest", "speed"):
+        run_until_idle(spark, settings, job, checkpoints)
 
 
 def assert_compare_exact(settings: Settings, expected: dict[str, Counter[str]]) -> None:
@@ -92,21 +68,21 @@ def test_every_tweet_counted_exactly_once_whenever_batch_runs(
     settings = pipeline_settings
     first, second, third = make_tweets(150, 1, 10_000), make_tweets(120, 2, 20_000), make_tweets(80, 3, 30_000)
 
-    produce(settings, first)
+    produce_tweets(settings, first)
     catch_up(spark, settings, tmp_path)
-    assert_compare_exact(settings, expected_counts(spark, first))  # batch never run: speed only
+    assert_compare_exact(settings, expected_word_counts(spark, first))  # batch never run: speed only
 
     run_batch(spark, settings, clock_skew_seconds=0)  # batch in the middle of the stream
-    assert_compare_exact(settings, expected_counts(spark, first))
+    assert_compare_exact(settings, expected_word_counts(spark, first))
 
-    produce(settings, second + first[:40])  # more tweets, and a replay of some old ones
+    produce_tweets(settings, second + first[:40])  # more tweets, and a replay of some old ones
     catch_up(spark, settings, tmp_path)
-    assert_compare_exact(settings, expected_counts(spark, first + second))
+    assert_compare_exact(settings, expected_word_counts(spark, first + second))
 
     run_batch(spark, settings, clock_skew_seconds=0)  # batch run twice
-    assert_compare_exact(settings, expected_counts(spark, first + second))
+    assert_compare_exact(settings, expected_word_counts(spark, first + second))
 
-    produce(settings, third)
+    produce_tweets(settings, third)
     # batch while tweets flow: ingest has landed only part of the third slice
     options = StreamOptions(until_idle=True, checkpoint=tmp_path / "ingest", max_offsets_per_trigger=30,
                             timeout_seconds=300)
@@ -114,9 +90,8 @@ def test_every_tweet_counted_exactly_once_whenever_batch_runs(
     result = run_batch(spark, settings, clock_skew_seconds=0)
     job.run()
     catch_up(spark, settings, tmp_path)
-    assert_compare_exact(settings, expected_counts(spark, first + second + third))
-    master = spark.read.format("org.apache.spark.sql.cassandra").options(
-        keyspace=settings.keyspace, table="tweets").load()
+    assert_compare_exact(settings, expected_word_counts(spark, first + second + third))
+    master = cassandra_table(spark, settings, "tweets")
     assert result.tweets_counted == master.where(F.col("arrived_at") < F.lit(result.arrival_cutoff)).count()
 
 
@@ -159,7 +134,8 @@ def test_answers_come_from_one_published_version_while_batch_publishes(
         answers = [compare(reader, "Alice", "@BOB").top for _ in range(200)]
     finally:
         stop.set()
-        flipper.join()
+        flipper.join(timeout=30)
+    assert not flipper.is_alive(), "the publisher thread did not stop"
     assert all(answer == expected for answer in answers)
 
 
@@ -174,7 +150,7 @@ def test_compare_command_outputs_and_user_errors(
             "INSERT INTO speed_words (user, arrival_minute, word, tweet_id, count) VALUES (%s, %s, %s, %s, %s)",
             (user, minute, word, tweet_id, count),
         )
-    connection = connection_args(pipeline_settings)
+    connection = connection_args(pipeline_settings, kafka=False)
     assert run_main(compare_main, ["Alice", "@bob", "--json", *connection]) == 0
     expected = '{"users": ["alice", "bob"], "as_of": null, "top": [{"word": "vote", "counts": [3, 2]}]}'
     assert capsys.readouterr().out.strip() == expected

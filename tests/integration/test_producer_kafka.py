@@ -12,12 +12,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from confluent_kafka.admin import NewTopic
 
+from tests.support import by_id, connection_args, consume_all
 from trendoff import avro_codec, topics
 from trendoff.config import Settings
 from trendoff.entry import run_main
@@ -27,41 +26,12 @@ from trendoff.producer.sources import SourceItem, csv_tweets, jsonl_tweets, synt
 from trendoff.tweet_columns import PRESETS
 
 
-def consume_all(settings: Settings, expected: int, timeout_seconds: float = 30) -> list[Any]:
-    """Every message on the test's topic, read back with a plain consumer."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": uuid.uuid4().hex,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([settings.topic])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout_seconds
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                if len(messages) >= expected:
-                    break
-                continue
-            assert message.error() is None, message.error()
-            messages.append(message)
-    finally:
-        consumer.close()
-    return messages
-
-
-def connection_args(settings: Settings) -> list[str]:
-    return ["--bootstrap", settings.bootstrap_servers, "--topic", settings.topic]
-
-
-def by_id(messages: list[Any]) -> dict[int, dict[str, Any]]:
-    return {record["id"]: record for record in (avro_codec.decode(m.value()) for m in messages)}
-
-
 def test_538_csv_round_trip_field_by_field_with_per_user_order(
     pipeline_settings: Settings, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = data_dir / "fivethirtyeight_twitter_ratio" / "BarackObama.csv"
     expected = [tweet for _, tweet in csv_tweets(path, PRESETS["538"])]
-    assert run_main(produce_main, ["csv", str(path), *connection_args(pipeline_settings)]) == 0
+    assert run_main(produce_main, ["csv", str(path), *connection_args(pipeline_settings, cassandra=False)]) == 0
     assert "read 3,207, sent 3,207, delivered 3,207, failed 0, skipped 0" in capsys.readouterr().out
     messages = consume_all(pipeline_settings, len(expected))
     assert by_id(messages) == {tweet["id"]: tweet for tweet in expected}
@@ -74,7 +44,7 @@ def test_538_csv_round_trip_field_by_field_with_per_user_order(
 def test_jsonl_round_trip_of_every_rtweet_fixture(pipeline_settings: Settings, data_dir: Path) -> None:
     path = data_dir / "rtweet_fixtures" / "rtweet_fixture_tweets.jsonl.gz"
     expected = {tweet["id"]: tweet for _, tweet in jsonl_tweets(path)}
-    assert run_main(produce_main, ["jsonl", str(path), *connection_args(pipeline_settings)]) == 0
+    assert run_main(produce_main, ["jsonl", str(path), *connection_args(pipeline_settings, cassandra=False)]) == 0
     messages = consume_all(pipeline_settings, len(expected))
     assert by_id(messages) == expected and len(messages) == 2198
     assert all(m.key().decode() == avro_codec.decode(m.value())["user"] for m in messages)
@@ -84,7 +54,7 @@ def test_replaying_twice_sends_the_same_ids(pipeline_settings: Settings, tmp_pat
     path = tmp_path / "no_ids.csv"
     path.write_text("who,body,when\nann,first words here,2016-01-01 10:00:00\nbob,more words,2016-01-01 10:01:00\n")
     argv = ["csv", str(path), "--user-col", "who", "--text-col", "body", "--time-col", "when",
-            "--time-format", "%Y-%m-%d %H:%M:%S", *connection_args(pipeline_settings)]
+            "--time-format", "%Y-%m-%d %H:%M:%S", *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 0
     assert run_main(produce_main, argv) == 0
     messages = consume_all(pipeline_settings, 4)
@@ -114,7 +84,7 @@ def test_bad_rows_are_counted_and_shown_and_the_rest_is_sent(
     ]
     path.write_bytes(b"\n".join(rows) + b"\n")
     argv = ["csv", str(path), "--id-col", "id", "--user-col", "who", "--text-col", "body", "--time-col", "when",
-            *connection_args(pipeline_settings)]
+            *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 0
     out = capsys.readouterr().out
     assert "read 13, sent 4, delivered 4, failed 0, skipped 9" in out, "13 data lines, every one accounted for"
@@ -133,7 +103,7 @@ def test_a_truncated_gzip_delivers_what_came_before_then_one_line_and_exit_1(
     whole = gzip.compress(lines.encode(), mtime=0)
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(whole[: len(whole) // 2])
-    assert run_main(produce_main, ["jsonl", str(path), *connection_args(pipeline_settings)]) == 1
+    assert run_main(produce_main, ["jsonl", str(path), *connection_args(pipeline_settings, cassandra=False)]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     # One line says where the input broke (the other stderr lines are the progress log).
@@ -164,13 +134,14 @@ def test_user_mistakes_are_one_line_and_exit_2(
 ) -> None:
     monkeypatch.delenv("TRENDOFF_X_BEARER_TOKEN", raising=False)
     argv = [arg.replace("{data}", str(data_dir)) for arg in argv]
-    assert run_main(produce_main, [*argv, *connection_args(pipeline_settings)]) == 2
+    assert run_main(produce_main, [*argv, *connection_args(pipeline_settings, cassandra=False)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_synthetic_tweets_round_trip(pipeline_settings: Settings) -> None:
-    argv = ["synthetic", "--tweets", "500", "--users", "20", "--seed", "11", *connection_args(pipeline_settings)]
+    argv = ["synthetic", "--tweets", "500", "--users", "20", "--seed", "11",
+            *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 0
     messages = consume_all(pipeline_settings, 500)
     assert len(by_id(messages)) == 500
@@ -195,7 +166,7 @@ def test_followthehashtag_export_is_detected_and_round_trips(
         "721318436429881344,2016-04-16,12:44,Jo,jo_ny,,RT @mets: Lets go,3,1000,,,US,,,10,20,0,en,\n",
         encoding="utf-8",
     )
-    assert run_main(produce_main, ["csv", str(path), *connection_args(pipeline_settings)]) == 0
+    assert run_main(produce_main, ["csv", str(path), *connection_args(pipeline_settings, cassandra=False)]) == 0
     assert "read 2, sent 2, delivered 2, failed 0, skipped 0" in capsys.readouterr().out
     records = by_id(consume_all(pipeline_settings, 2))
     assert records == {
@@ -224,7 +195,7 @@ def test_any_csv_through_column_options_round_trips(pipeline_settings: Settings,
     argv = ["csv", str(path), "--format", "columns", "--encoding", "latin-1", "--id-col", "tid", "--user-col",
             "handle", "--text-col", "body", "--time-col", "stamp", "--time-format", "%d/%m/%Y %H:%M",
             "--lang-col", "language", "--retweet-col", "shared", "--retweets-col", "rt_count",
-            "--favorites-col", "likes", *connection_args(pipeline_settings)]
+            "--favorites-col", "likes", *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 2
     path.write_bytes(path.read_bytes().replace(b";", b","))
     assert run_main(produce_main, argv) == 0
@@ -239,7 +210,8 @@ def test_any_csv_through_column_options_round_trips(pipeline_settings: Settings,
 
 
 def test_rate_limits_the_replay(pipeline_settings: Settings, tmp_path: Path) -> None:
-    argv = ["synthetic", "--tweets", "30", "--users", "3", "--rate", "50", *connection_args(pipeline_settings)]
+    argv = ["synthetic", "--tweets", "30", "--users", "3", "--rate", "50",
+            *connection_args(pipeline_settings, cassandra=False)]
     started = time.monotonic()
     assert run_main(produce_main, argv) == 0
     assert time.monotonic() - started >= 29 / 50, "30 tweets at 50/s take at least 0.58 s"
@@ -279,7 +251,7 @@ def test_python_m_and_the_trendoff_command_run_the_producer(pipeline_settings: S
     # The console script of the environment running the tests (CI does not activate the venv).
     trendoff = str(Path(sys.executable).parent / "trendoff")
     done = subprocess.run([trendoff, "produce", "synthetic", "--tweets", "7", "--users", "2",
-                           *connection_args(pipeline_settings)],
+                           *connection_args(pipeline_settings, cassandra=False)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("read 7, sent 7, delivered 7, failed 0, skipped 0")
@@ -319,7 +291,7 @@ def test_limit_stops_after_that_many_rows(
     pipeline_settings: Settings, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = data_dir / "fivethirtyeight_twitter_ratio" / "realDonaldTrump.csv"
-    argv = ["csv", str(path), "--limit", "25", *connection_args(pipeline_settings)]
+    argv = ["csv", str(path), "--limit", "25", *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 0
     assert "read 25, sent 25, delivered 25, failed 0, skipped 0" in capsys.readouterr().out
     first_rows = [tweet for _, tweet in itertools.islice(csv_tweets(path, PRESETS["538"]), 25)]

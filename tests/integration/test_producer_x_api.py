@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.integration.test_producer_kafka import by_id, connection_args, consume_all
+from tests.support import by_id, connection_args, consume_all
 from trendoff import avro_codec
 from trendoff.config import Settings
 from trendoff.entry import run_main
@@ -138,8 +138,8 @@ def recorded_x_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordedXAp
 def test_polls_pages_then_newer_tweets_and_waits_out_a_rate_limit(
     pipeline_settings: Settings, recorded_x_api: type[RecordedXApi], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["x", "--users", "@XDevelopers", "--rounds", "2", "--poll-seconds", "0.1",
-            *connection_args(pipeline_settings)]
+    argv = ["x", "--users", "@XDevelopers", "--rounds", "2", "--poll", "100ms",
+            *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 0
     assert "read 4, sent 4, delivered 4, failed 0, skipped 0" in capsys.readouterr().out
     messages = consume_all(pipeline_settings, 4)
@@ -166,7 +166,7 @@ def test_follow_replaces_our_stream_rule_and_publishes_streamed_tweets(
     pipeline_settings: Settings, recorded_x_api: type[RecordedXApi]
 ) -> None:
     argv = ["x", "--users", "XDevelopers,@TwitterDev", "--follow", "--limit", "3",
-            *connection_args(pipeline_settings)]
+            *connection_args(pipeline_settings, cassandra=False)]
     assert run_main(produce_main, argv) == 0
     assert recorded_x_api.rule_posts == [
         {"delete": {"ids": ["1462000000000000001"]}},  # only the rule tagged trendoff, not another app's
@@ -198,7 +198,7 @@ def test_refusals_are_one_line_and_exit_2(
 ) -> None:
     monkeypatch.setenv("TRENDOFF_X_BEARER_TOKEN", token)
     recorded_x_api.plan = plan
-    assert run_main(produce_main, ["x", *argv, *connection_args(pipeline_settings)]) == 2
+    assert run_main(produce_main, ["x", *argv, *connection_args(pipeline_settings, cassandra=False)]) == 2
     err = capsys.readouterr().err
     assert expected in err and token not in err and "Traceback" not in err
     # Refusals surface before anything is published, so the error is the only line.

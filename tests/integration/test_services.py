@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 
-from tests.conftest import unique_name
+from tests.support import cassandra_table, produce_tweets, unique_name
 from trendoff import avro_codec
+from trendoff.cassandra_io import SPARK_FORMAT
 from trendoff.config import Settings
 
 TWEETS = [
@@ -27,15 +28,8 @@ TWEETS = [
 ]
 
 
-def produce(settings: Settings, records: list[dict]) -> None:
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
-    for record in records:
-        producer.produce(settings.topic, key=record["user"].encode(), value=avro_codec.encode(record))
-    assert producer.flush(30) == 0
-
-
 def test_message_round_trip_on_the_broker_uses_append_time(pipeline_settings: Settings) -> None:
-    produce(pipeline_settings, TWEETS)
+    produce_tweets(pipeline_settings, TWEETS)
     consumer = Consumer(
         {
             "bootstrap.servers": pipeline_settings.bootstrap_servers,
@@ -76,7 +70,7 @@ def test_cql_round_trip(cassandra_session: object) -> None:
 def test_spark_reads_kafka_and_writes_cassandra_through_the_connectors(
     pipeline_settings: Settings, spark: object
 ) -> None:
-    produce(pipeline_settings, TWEETS)
+    produce_tweets(pipeline_settings, TWEETS)
     raw = (
         spark.read.format("kafka")
         .option("kafka.bootstrap.servers", pipeline_settings.bootstrap_servers)
@@ -93,18 +87,12 @@ def test_spark_reads_kafka_and_writes_cassandra_through_the_connectors(
         F.col("timestamp").alias("arrived_at"),
     )
     (
-        tweets.write.format("org.apache.spark.sql.cassandra")
+        tweets.write.format(SPARK_FORMAT)
         .options(keyspace=pipeline_settings.keyspace, table="tweets")
         .mode("append")
         .save()
     )
-    back = (
-        spark.read.format("org.apache.spark.sql.cassandra")
-        .options(keyspace=pipeline_settings.keyspace, table="tweets")
-        .load()
-        .orderBy("id")
-        .collect()
-    )
+    back = cassandra_table(spark, pipeline_settings, "tweets").orderBy("id").collect()
     assert [(r.id, r.user, r.text, r.retweet_count) for r in back] == [
         (t["id"], t["user"], t["text"], t["retweet_count"]) for t in TWEETS
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.conftest import connection_args
+from tests.support import connection_args
 from trendoff.config import Settings
 from trendoff.entry import run_main
 from trendoff.serving.job import main as job_main
@@ -49,7 +49,7 @@ def test_pairs_job_matches_the_cli_answers(
 
     pairs_file, output = tmp_path / "pairs.txt", tmp_path / "answers.jsonl"
     pairs_file.write_text("# a comment\nAlice,@BOB\n")
-    connection = connection_args(pipeline_settings)
+    connection = connection_args(pipeline_settings, kafka=False)
     assert run_main(job_main, ["--pairs", str(pairs_file), "--output", str(output), *connection]) == 0
     assert [json.loads(line) for line in output.read_text().splitlines()] == answers[:1]
     pairs_file.write_text("alice\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.support import PROJECT_ROOT, free_port
 
 TRENDOFF = [sys.executable, "-m", "trendoff.apps.cli"]
 

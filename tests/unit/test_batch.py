@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 
 import pytest
 
-from trendoff.apps.cli import COMMANDS
-from trendoff.batch.job import BatchOptions, main, parse_duration
+from tests.support import free_port
+from trendoff.apps.cli import main as trendoff_main
+from trendoff.batch.job import main, parse_duration, run_batch
+from trendoff.config import load_settings
 from trendoff.entry import run_main
 from trendoff.errors import TrendoffError
 
@@ -32,12 +34,20 @@ def test_bad_every_ends_with_one_line_and_exit_2_before_any_connection(capsys: p
     assert run_main(main, ["--keep-minutes", "-1"]) == 2
 
 
-def test_options_defaults_and_overrides() -> None:
-    assert BatchOptions() == BatchOptions(count_retweets=False, clock_skew_seconds=2.0, keep_minutes=60.0)
-    with pytest.raises(TypeError):
-        dataclasses.replace(BatchOptions(), skew=1)  # type: ignore[call-arg]
+def test_run_batch_refuses_a_misspelt_option_before_touching_any_service() -> None:
+    # Nothing listens on these ports: a run that went as far as connecting would fail differently, or hang.
+    nowhere = load_settings(environ={}, kafka_bootstrap=f"127.0.0.1:{free_port()}", cassandra_hosts=("127.0.0.1",),
+                            cassandra_port=free_port())
+    with pytest.raises(TypeError, match="skew"):
+        run_batch(None, nowhere, skew=1)  # type: ignore[arg-type]
 
 
-def test_commands_name_the_batch_and_csv_loader_mains() -> None:
-    assert COMMANDS["batch"][0] == "trendoff.batch.job"
-    assert COMMANDS["load-csv"][0] == "trendoff.csv_loader.job"
+def test_the_trendoff_command_reaches_the_batch_and_load_csv_mains(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As a user types them; each ends on its own argument check, before any service is touched.
+    assert trendoff_main(["batch", "--every", "soon"]) == 2
+    assert "'soon' is not a duration" in capsys.readouterr().err
+    assert trendoff_main(["load-csv", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv" in err and "Traceback" not in err

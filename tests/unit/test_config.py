@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from trendoff.config import ENV_VARS, Settings, load_settings
+from tests.support import connection_args
+from trendoff.config import ENV_VARS, add_connection_options, load_settings, settings_from_args
 from trendoff.errors import TrendoffError
 
 
@@ -38,7 +40,24 @@ def test_a_bad_number_in_the_environment_is_a_user_error() -> None:
         load_settings(environ={"TRENDOFF_KAFKA_PORT": "ninety"})
 
 
-def test_every_setting_with_a_variable_exists() -> None:
-    fields = set(Settings.__dataclass_fields__)
-    assert set(ENV_VARS) <= fields
+def test_every_variable_is_a_trendoff_variable() -> None:
+    # That each field has exactly one variable is tests/unit/test_env_vars.py's.
     assert all(name.startswith("TRENDOFF_") for name in ENV_VARS.values())
+    assert len(set(ENV_VARS.values())) == len(ENV_VARS), "two settings read the same variable"
+
+
+@pytest.mark.parametrize(("kafka", "cassandra"), [(True, True), (True, False), (False, True)])
+def test_the_connection_flags_tests_pass_are_the_ones_commands_take(
+    kafka: bool, cassandra: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ENV_VARS.values():
+        monkeypatch.delenv(variable, raising=False)
+    wanted = load_settings(environ={}, kafka_bootstrap="k1:9092,k2:9092", topic="tweets_x",
+                           cassandra_hosts=("c1", "c2"), cassandra_port=9142, keyspace="ks_x")
+    parser = argparse.ArgumentParser()
+    add_connection_options(parser, kafka=kafka, cassandra=cassandra)
+    parsed = settings_from_args(parser.parse_args(connection_args(wanted, kafka=kafka, cassandra=cassandra)))
+    if kafka:
+        assert (parsed.bootstrap_servers, parsed.topic) == ("k1:9092,k2:9092", "tweets_x")
+    if cassandra:
+        assert (parsed.cassandra_contact_points, parsed.cassandra_port, parsed.keyspace) == (("c1", "c2"), 9142, "ks_x")

@@ -7,7 +7,9 @@ import tomllib
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT
+from tests.support import PROJECT_ROOT
+from trendoff.apps.cli import COMMANDS
+from trendoff.batch.job import parse_duration
 from trendoff.config import ENV_VARS, Settings
 
 
@@ -39,10 +41,20 @@ def test_jobs_use_the_documented_variables_and_wait_for_init(compose: dict) -> N
         service = compose["services"][name]
         assert set(service["environment"]) <= known, f"{name} uses a variable trendoff does not read"
         assert service["environment"]["TRENDOFF_KAFKA_BOOTSTRAP"] == "kafka:19092"
-    assert compose["services"]["init"]["command"] == ["stack", "up"]
     for name in ("ingest", "speed", "batch"):
         assert compose["services"][name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
-    assert compose["services"]["batch"]["command"] == ["batch", "--every", "15m"]
+
+
+def test_each_service_runs_a_trendoff_command_it_accepts(compose: dict) -> None:
+    # The image's entry point is `trendoff`, so a command is a subcommand and its flags.
+    commands = {name: service["command"] for name, service in compose["services"].items()
+                if service.get("image") == "trendoff:local" and "command" in service}
+    assert {"init", "ingest", "speed", "batch"} <= set(commands)
+    for name, command in commands.items():
+        assert command[0] in COMMANDS or command == ["--help"], f"{name}: `trendoff {command[0]}` is no command"
+    assert commands["init"][:2] == ["stack", "up"], "init creates the topic and the tables"
+    batch = commands["batch"]
+    assert parse_duration(batch[batch.index("--every") + 1]) > 0, "the batch schedule is a duration batch accepts"
 
 
 def test_the_image_copies_every_layer_folder() -> None:

@@ -1,0 +1,201 @@
+"""Helpers shared by the tests: one copy each (test modules import them from here, never from conftest).
+
+The fixtures that use them live in tests/conftest.py. Anything that needs pyspark imports it inside
+the function, so the unit tests that only want a path or a port do not pay for starting a JVM.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from confluent_kafka import Consumer, Producer
+
+from trendoff import avro_codec, topics
+from trendoff.cassandra_io import SPARK_FORMAT
+from trendoff.config import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+TESTS_DIR = Path(__file__).parent
+PROJECT_ROOT = TESTS_DIR.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout_seconds: float, what: str, *, interval_seconds: float = 0.2,
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that; fail naming ``what`` at the deadline.
+
+    An exception of a type in ``retry_on`` counts as "not yet" (the last one is chained to the failure);
+    any other exception fails at once, so a predicate can stop the wait when it sees a hopeless state.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except retry_on as error:
+            last_error = error
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_seconds:g} s waiting for {what}") from last_error
+        time.sleep(interval_seconds)
+
+
+def connection_args(settings: Settings, *, kafka: bool = True, cassandra: bool = True) -> list[str]:
+    """The flags pointing a trendoff command at this test's services, keyspace and topic.
+
+    ``kafka`` and ``cassandra`` mirror :func:`trendoff.config.add_connection_options`: pass
+    ``kafka=False`` to a command that only reads Cassandra, ``cassandra=False`` to one that only uses Kafka.
+    """
+    flags: list[str] = []
+    if kafka:
+        flags += ["--bootstrap", settings.bootstrap_servers, "--topic", settings.topic]
+    if cassandra:
+        flags += ["--cassandra", ",".join(settings.cassandra_contact_points),
+                  "--cassandra-port", str(settings.cassandra_port), "--keyspace", settings.keyspace]
+    return flags
+
+
+def delete_topic(settings: Settings, timeout_seconds: float = 30.0) -> None:
+    """Delete the test's topic; one already gone is fine (tests clean up what they made)."""
+    topics.delete_topic(settings.bootstrap_servers, settings.topic, timeout_seconds)
+
+
+def wait_until_spark_sees(settings: Settings, timeout_seconds: float = 60.0) -> None:
+    """Wait until the running SparkSession can read the test's new keyspace.
+
+    The connector learns of a new keyspace from schema events a moment after it is created, and
+    reading it before then fails. A session started later loads the whole schema when it connects.
+    """
+    from pyspark.sql import SparkSession
+    from pyspark.sql.utils import AnalysisException
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        return
+    wait_until(lambda: bool(cassandra_table(spark, settings, "batch_published").columns), timeout_seconds,
+               f"Spark to see keyspace {settings.keyspace}", interval_seconds=0.5, retry_on=(AnalysisException,))
+
+
+def cassandra_table(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
+    """A table of the test's keyspace, read through the Spark connector as the jobs read it."""
+    return spark.read.format(SPARK_FORMAT).options(keyspace=settings.keyspace, table=table).load()
+
+
+def produce_tweets(
+    settings: Settings, tweets: Iterable[Mapping[str, Any]], *, poison: Iterable[bytes] = (),
+    partition: int | None = None,
+) -> None:
+    """Publish tweets (Avro, keyed by user, as the producer does) and then ``poison`` values (key b"poison")."""
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
+    where = {} if partition is None else {"partition": partition}
+    for tweet in tweets:
+        producer.produce(settings.topic, key=tweet["user"].encode(), value=avro_codec.encode(dict(tweet)), **where)
+    for value in poison:
+        producer.produce(settings.topic, key=b"poison", value=value, **where)
+    assert producer.flush(30) == 0, "messages still undelivered after 30 s"
+
+
+def consume_all(settings: Settings, expected: int, timeout_seconds: float = 30) -> list[Any]:
+    """Every message on the test's topic, read back with a plain consumer: at least ``expected`` of them,
+    then until the topic is quiet for a second (so extra messages show), within ``timeout_seconds``."""
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([settings.topic])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None:
+                if len(messages) >= expected:
+                    break
+                continue
+            assert message.error() is None, message.error()
+            messages.append(message)
+    finally:
+        consumer.close()
+    return messages
+
+
+def by_id(messages: list[Any]) -> dict[int, dict[str, Any]]:
+    """Kafka messages decoded, keyed by tweet id."""
+    return {record["id"]: record for record in (avro_codec.decode(m.value()) for m in messages)}
+
+
+def expected_word_counts(
+    spark: SparkSession, tweets: Iterable[Mapping[str, Any]], *, count_retweets: bool = False
+) -> dict[str, Counter[str]]:
+    """THE test oracle: per user, the word counts the views must show once ``tweets`` are all counted.
+
+    The word rule (trendoff.words.words_column, applied by Spark to each raw tweet on its own) over
+    one copy per tweet id (the first in ``tweets``), users keyed as the views key them
+    (trendoff.view_keys: lower case, no @). It needs no Kafka, Cassandra or job, so a tweet the
+    pipeline loses, counts twice or files under the wrong user shows as a difference. A user none of
+    whose tweets has a word is absent. Each tweet needs id, user, text and (optionally) is_retweet.
+    """
+    from pyspark.sql import functions as F
+
+    from trendoff.view_keys import user_key_column
+    from trendoff.words import words_column
+
+    once: dict[int, Mapping[str, Any]] = {}
+    for tweet in tweets:
+        once.setdefault(tweet["id"], tweet)
+    frame = spark.createDataFrame(
+        [(t["id"], t["user"], t["text"], t.get("is_retweet")) for t in once.values()],
+        "id long, user string, text string, is_retweet boolean",
+    )
+    per_tweet = frame.select(
+        user_key_column(F.col("user")).alias("user"),
+        words_column(F.col("text"), F.col("is_retweet"), count_retweets=count_retweets).alias("words"),
+    ).collect()
+    counts: dict[str, Counter[str]] = {}
+    for row in per_tweet:
+        if row.words:
+            counts.setdefault(row.user, Counter()).update(row.words)
+    return counts
+
+
+def total_words(counts: Mapping[str, Counter[str]]) -> int:
+    """All word occurrences in per-user counts (the oracle's shape)."""
+    return sum(words.total() for words in counts.values())
+
+
+def run_until_idle(
+    spark: SparkSession, settings: Settings, job: str, checkpoints: Path, **options: Any
+) -> None:
+    """Run the ``ingest`` or ``speed`` job over everything on the topic, then stop (5 minutes at most).
+
+    Its checkpoint is ``checkpoints / job``, so calling this again resumes where the job left off.
+    ``options`` override other StreamOptions fields (``max_offsets_per_trigger=5``).
+    """
+    from trendoff.ingest.job import build_job as ingest_job
+    from trendoff.speed.job import build_job as speed_job
+    from trendoff.stream_job import StreamOptions
+
+    build = {"ingest": ingest_job, "speed": speed_job}[job]
+    stream_options = StreamOptions(until_idle=True, checkpoint=checkpoints / job, timeout_seconds=300, **options)
+    build(spark, settings, stream_options).run()
