@@ -7,10 +7,13 @@ TRENDOFF_CASSANDRA_HOSTS set, the external service is used instead and only chec
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from trendoff import cassandra_io, topics
 from trendoff.config import Settings
@@ -42,6 +45,14 @@ def _run_parallel(tasks: dict[str, Callable[[], object]]) -> dict[str, object]:
     return results
 
 
+def _try_lock(lock_file: object) -> bool:
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 class Stack:
     """The Kafka broker and Cassandra node the pipeline uses: local processes or external services."""
 
@@ -58,8 +69,29 @@ class Stack:
             services.append(self.cassandra)
         return services
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One `stack up`/`down` at a time per data folder: two at once would each start a broker on the
+        same ports and data, and stop the other's. The second waits for the first, then finds its servers."""
+        run_dir = self.settings.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Data, logs, checkpoints and (later) secrets live here: readable by their owner only.
+        run_dir.chmod(0o700)
+        with (run_dir / "stack.lock").open("a") as lock:
+            if not _try_lock(lock):
+                log.info("another `trendoff stack` command holds %s; waiting for it", run_dir / "stack.lock")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def up(self) -> dict[str, float]:
         """Start what is not running, wait for both, apply schema and topic; return seconds per step."""
+        with self._locked():
+            return self._up()
+
+    def _up(self) -> dict[str, float]:
         timings: dict[str, float] = {}
         to_start = [service for service in self.local_services() if service.owned_pid() is None]
         if to_start:
@@ -107,13 +139,17 @@ class Stack:
         )
 
     def down(self, wipe: bool = False) -> list[str]:
-        """Stop the local processes this stack started; with ``wipe`` delete their data too."""
-        services = self.local_services()
-        stopped = _run_parallel({s.name: s.stop for s in services})
-        if wipe:
-            for service in services:
-                service.wipe()
-        return [name for name, was_running in stopped.items() if was_running]
+        """Stop the local processes this stack started; with ``wipe`` delete their data too, and the
+        streaming jobs' checkpoints: offsets into a topic that no longer exists would make a later job
+        skip (or fail on) the new topic's messages."""
+        with self._locked():
+            services = self.local_services()
+            stopped = _run_parallel({s.name: s.stop for s in services})
+            if wipe:
+                for service in services:
+                    service.wipe()
+                shutil.rmtree(self.settings.checkpoint_root, ignore_errors=True)
+            return [name for name, was_running in stopped.items() if was_running]
 
     def status(self) -> list[ServiceState]:
         states = []

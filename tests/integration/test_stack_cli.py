@@ -42,10 +42,16 @@ def pid_of(run_dir: Path, service: str) -> int:
 def test_up_status_up_again_down_leaves_no_process(stack_env: dict[str, str]) -> None:
     run_dir = Path(stack_env["TRENDOFF_DATA_DIR"])
     try:
-        first = run(["stack", "up"], stack_env)
-        assert first.returncode == 0, first.stderr
-        assert "kafka      up" in first.stdout and "cassandra  up" in first.stdout
+        # Two `up` at once (a user in two terminals): one starts the servers, the other waits and reuses them.
+        racing = [subprocess.Popen([*TRENDOFF, "stack", "up"], env=stack_env, cwd=PROJECT_ROOT, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        outputs = [process.communicate(timeout=300) for process in racing]
+        for process, (stdout, stderr) in zip(racing, outputs, strict=True):
+            assert process.returncode == 0, stderr
+            assert "kafka      up" in stdout and "cassandra  up" in stdout
         pids = {service: pid_of(run_dir, service) for service in ("kafka", "cassandra")}
+        assert all(f"pid {pid}" in stdout for pid in pids.values() for stdout, _ in outputs)
+        assert run_dir.stat().st_mode & 0o777 == 0o700, "run/ holds data and logs: its owner's only"
 
         status = run(["stack", "status"], stack_env)
         assert status.returncode == 0
@@ -65,8 +71,11 @@ def test_up_status_up_again_down_leaves_no_process(stack_env: dict[str, str]) ->
     after = run(["stack", "status"], stack_env)
     assert after.returncode == 1 and "down" in after.stdout
 
+    checkpoint = run_dir / "checkpoints" / "ingest-trendoff-tweets" / "offsets"
+    checkpoint.mkdir(parents=True)
     wiped = run(["stack", "down", "--wipe"], stack_env)
-    assert wiped.returncode == 0 and not (run_dir / "kafka").exists()
+    assert wiped.returncode == 0 and not (run_dir / "kafka").exists() and not (run_dir / "cassandra").exists()
+    assert not (run_dir / "checkpoints").exists(), "checkpoints describe the wiped topic: they go with it"
 
 
 def test_a_port_in_use_is_one_clear_line(stack_env: dict[str, str]) -> None:
