@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 from importlib import resources
 
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from trendoff.config import Settings
+from trendoff.config import Settings, check_keyspace_name, replication_cql
 from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
@@ -22,18 +21,6 @@ WORDS_VIEW = "words"
 # Comfortably longer than any batch period: a speed row must outlive the batch that replaces it.
 DEFAULT_SPEED_TTL_SECONDS = 2 * 24 * 3600
 
-_KEYSPACE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
-
-
-def check_keyspace_name(keyspace: str) -> str:
-    """Keyspace names go into CQL text, so only plain identifiers are accepted."""
-    if not _KEYSPACE_NAME.match(keyspace):
-        raise TrendoffError(
-            "bad-keyspace", f"keyspace {keyspace!r} must be a letter then letters, digits or _ (max 48)"
-        )
-    return keyspace
-
-
 def ddl_statements(
     keyspace: str, replication: str, speed_ttl_seconds: int = DEFAULT_SPEED_TTL_SECONDS
 ) -> list[str]:
@@ -43,7 +30,7 @@ def ddl_statements(
     body = "\n".join(line for line in lines if line.strip())
     filled = (
         body.replace("{keyspace}", check_keyspace_name(keyspace))
-        .replace("{replication}", replication)
+        .replace("{replication}", replication_cql(replication))
         .replace("{speed_ttl_seconds}", str(int(speed_ttl_seconds)))
     )
     return [statement.strip() for statement in filled.split(";") if statement.strip()]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,11 +167,82 @@ def _convert(name: str, raw: str) -> object:
         raise TrendoffError("bad-setting", f"{ENV_VARS[name]}={raw!r} is not valid: {error}") from error
 
 
+# Names that go into CQL text, Kafka requests and checkpoint folder names: plain identifiers only.
+_KEYSPACE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+# Kafka's legal topic characters, minus nothing; "." and ".." alone are refused by Kafka and would be
+# folder names with a meaning of their own in a checkpoint path.
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_DATACENTER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_REPLICATION_CLASSES = ("SimpleStrategy", "NetworkTopologyStrategy")
+
+
+def check_keyspace_name(keyspace: str) -> str:
+    if not _KEYSPACE_NAME.match(keyspace):
+        raise TrendoffError(
+            "bad-keyspace", f"keyspace {keyspace!r} must be a letter then letters, digits or _ (max 48)"
+        )
+    return keyspace
+
+
+def check_topic_name(topic: str) -> str:
+    if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
+        raise TrendoffError(
+            "bad-topic", f"topic {topic!r} must be 1 to 249 letters, digits, '.', '_' or '-' (and not '.' or '..')"
+        )
+    return topic
+
+
+def replication_cql(raw: str) -> str:
+    """The keyspace replication setting as a validated CQL map.
+
+    Read as a literal map (never evaluated as code, never pasted into CQL as given):
+    ``{'class': 'SimpleStrategy', 'replication_factor': N}`` or
+    ``{'class': 'NetworkTopologyStrategy', 'dc1': N, ...}``, each factor a whole number from 1 to 99.
+    """
+    try:
+        parsed = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        parsed = None
+    problem = _replication_problem(parsed)
+    if problem:
+        raise TrendoffError(
+            "bad-replication",
+            f"{ENV_VARS['replication']}={raw!r}: {problem} (e.g. \"{{'class': 'NetworkTopologyStrategy', 'dc1': 3}}\")",
+        )
+    assert isinstance(parsed, dict)
+    factors = ", ".join(f"'{key}': {int(value)}" for key, value in parsed.items() if key != "class")
+    return f"{{'class': '{parsed['class']}', {factors}}}"
+
+
+def _replication_problem(parsed: object) -> str:
+    if not isinstance(parsed, dict) or parsed.get("class") not in _REPLICATION_CLASSES:
+        return f"not a replication map with 'class' one of {', '.join(_REPLICATION_CLASSES)}"
+    factors = {key: value for key, value in parsed.items() if key != "class"}
+    if parsed["class"] == "SimpleStrategy" and set(factors) != {"replication_factor"}:
+        return "SimpleStrategy takes exactly 'replication_factor'"
+    if not factors:
+        return "no replication factor"
+    for key, value in factors.items():
+        if not isinstance(key, str) or not _DATACENTER_NAME.match(key):
+            return f"{key!r} is not a data-centre name"
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 99:
+            return f"the factor of {key!r} must be a whole number from 1 to 99"
+    return ""
+
+
+def _checked(settings: Settings) -> Settings:
+    """Every command's settings pass these checks, whether they came from a variable or a flag."""
+    check_keyspace_name(settings.keyspace)
+    check_topic_name(settings.topic)
+    replication_cql(settings.replication)
+    return settings
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Defaults, then TRENDOFF_* variables from ``environ`` (default os.environ), then ``overrides``."""
     env = os.environ if environ is None else environ
     from_env = {name: _convert(name, env[var]) for name, var in ENV_VARS.items() if env.get(var)}
-    return Settings().with_overrides(**from_env).with_overrides(**overrides)
+    return _checked(Settings().with_overrides(**from_env).with_overrides(**overrides))
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *, kafka: bool = True, cassandra: bool = True) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import connection_args
-from trendoff.config import ENV_VARS, add_connection_options, load_settings, settings_from_args
+from trendoff.cassandra_io import ddl_statements
+from trendoff.config import ENV_VARS, add_connection_options, load_settings, replication_cql, settings_from_args
 from trendoff.errors import TrendoffError
 
 
@@ -61,3 +62,48 @@ def test_the_connection_flags_tests_pass_are_the_ones_commands_take(
         assert (parsed.bootstrap_servers, parsed.topic) == ("k1:9092,k2:9092", "tweets_x")
     if cassandra:
         assert (parsed.cassandra_contact_points, parsed.cassandra_port, parsed.keyspace) == (("c1", "c2"), 9142, "ks_x")
+
+
+@pytest.mark.parametrize(("raw", "cql"), [
+    ("{'class': 'SimpleStrategy', 'replication_factor': 1}", "{'class': 'SimpleStrategy', 'replication_factor': 1}"),
+    (" {'class':'NetworkTopologyStrategy','dc1':3, 'dc-2': 2} ",
+     "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc-2': 2}"),
+])
+def test_replication_is_read_as_a_map_and_written_back_canonically(raw: str, cql: str) -> None:
+    assert replication_cql(raw) == cql
+    assert ddl_statements("ks", raw)[0] == f"CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {cql}"
+
+
+@pytest.mark.parametrize("raw", [
+    "{'class': 'SimpleStrategy', 'replication_factor': 1}; DROP KEYSPACE x",
+    "{'class': 'SimpleStrategy', 'replication_factor': 1} AND durable_writes = false",
+    "{'class': 'SimpleStrategy', 'replication_factor': '1; DROP KEYSPACE x'}",
+    "{'class': 'NetworkTopologyStrategy', 'dc1; DROP KEYSPACE x': 3}",
+    "{'class': 'SimpleStrategy', 'replication_factor': 0}",
+    "{'class': 'SimpleStrategy', 'replication_factor': True}",
+    "{'class': 'SimpleStrategy', 'dc1': 3}",
+    "{'class': 'LocalStrategy'}",
+    "__import__('os').system('true')",
+    "[1, 2]",
+])
+def test_a_replication_value_that_is_not_a_plain_map_is_refused_before_any_cql(raw: str) -> None:
+    with pytest.raises(TrendoffError, match="TRENDOFF_REPLICATION"):
+        load_settings({"TRENDOFF_REPLICATION": raw})
+    with pytest.raises(TrendoffError):
+        ddl_statements("ks", raw)
+
+
+@pytest.mark.parametrize("topic", ["..", ".", "../../etc", "a/b", "tweets tweets", "", "t" * 250, "tw\u00e9ets"])
+def test_topic_names_kafka_refuses_or_that_leave_a_folder_are_refused(topic: str) -> None:
+    with pytest.raises(TrendoffError, match="topic"):
+        load_settings({}, topic=topic)
+
+
+@pytest.mark.parametrize("topic", ["tweets", "tweets.v2", "team_a-tweets", "t" * 249])
+def test_ordinary_topic_names_are_kept(topic: str) -> None:
+    assert load_settings({}, topic=topic).topic == topic
+
+
+def test_a_keyspace_flag_is_checked_like_the_variable() -> None:
+    with pytest.raises(TrendoffError, match="keyspace"):
+        load_settings({}, keyspace="ks; DROP TABLE x")
