@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything trendoff needs on a fresh machine, from package registries only:
-# Java 17 + Maven (Debian, when missing), a Python virtual environment with trendoff and its
+# Java 17 + Maven + Chromium (Debian, when missing), a Python virtual environment with trendoff and its
 # pinned dependencies (PyPI), and the Kafka / Cassandra / Spark connector jars (Maven Central).
 # Idempotent and quick when nothing changed.
 set -euo pipefail
@@ -11,6 +11,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+# The web page's browser test drives Debian's Chromium through Playwright (no browser download).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing: ${need_apt[*]}; install them (Debian: sudo apt-get install ${need_apt[*]}) and re-run"

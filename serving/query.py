@@ -9,7 +9,7 @@ from typing import Any
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings
 from trendoff.serving.compare import DEFAULT_TOP, MutualWord, rank_mutual
-from trendoff.serving.views import Published, ViewReader
+from trendoff.serving.views import USERS_LIMIT, Published, ViewReader
 from trendoff.view_keys import user_key
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,11 @@ def compare(reader: ViewReader, user_a: str, user_b: str, top: int = DEFAULT_TOP
     counts_a = reader.user_counts(user_a, published)
     counts_b = counts_a if user_key(user_a) == user_key(user_b) else reader.user_counts(user_b, published)
     return Comparison((user_key(user_a), user_key(user_b)), published, rank_mutual(counts_a, counts_b, top))
+
+
+def users_by_prefix(reader: ViewReader, prefix: str, limit: int = USERS_LIMIT) -> list[str]:
+    """Handles the views know that start with ``prefix`` (case-insensitive, a leading @ ignored), for a picker."""
+    return reader.users(prefix, reader.published(), limit)
 
 
 def run_compare(settings: Settings, user_a: str, user_b: str, top: int) -> Comparison:

@@ -8,13 +8,19 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
 
 from trendoff.cassandra_io import WORDS_VIEW
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import merge_counts
-from trendoff.view_keys import batch_bucket, user_key
+from trendoff.view_keys import BATCH_BUCKETS, batch_bucket, user_key
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# A picker's answer: at most this many handles.
+USERS_LIMIT = 20
+# Users found only in the speed view (none of their tweets batched yet) are found by scanning the
+# partition keys of speed_words, which has no order by name: at most this many keys per question.
+SPEED_USERS_SCAN = 5_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,11 @@ class ViewReader:
         self._speed = session.prepare(
             f"SELECT word, count FROM {keyspace}.speed_words WHERE user = ? AND arrival_minute >= ?"
         )
+        # batch_words keeps each bucket's users sorted (clustering key), so a prefix is a range read.
+        self._batch_users = session.prepare(
+            f"SELECT user FROM {keyspace}.batch_words WHERE version = ? AND bucket = ? AND user >= ? LIMIT ?"
+        )
+        self._speed_users = session.prepare(f"SELECT DISTINCT user FROM {keyspace}.speed_words LIMIT ?")
 
     def published(self) -> Published:
         row = self.session.execute(self._published, (WORDS_VIEW,)).one()
@@ -68,3 +79,21 @@ class ViewReader:
                 "unknown-user", f"no tweets of @{key} are in the views{as_of}: check the handle, or produce them"
             )
         return merge_counts(batch_counts, speed_rows)
+
+    def users(self, prefix: str, published: Published, limit: int = USERS_LIMIT) -> list[str]:
+        """Up to ``limit`` user keys starting with ``prefix`` (matched as the views key users), sorted.
+
+        Batch users of the published version: one range read per bucket, ``limit`` rows each (a bucket's
+        first ``limit`` keys from ``prefix`` on hold all its matches that can make the answer). Users
+        with speed rows only: among the first SPEED_USERS_SCAN partition keys of speed_words.
+        """
+        key = user_key(prefix)
+        found: set[str] = set()
+        if published.version is not None:
+            params = [(published.version, bucket, key, limit) for bucket in range(BATCH_BUCKETS)]
+            for success, rows in execute_concurrent_with_args(self.session, self._batch_users, params,
+                                                              concurrency=BATCH_BUCKETS, raise_on_first_error=True):
+                found.update(row.user for row in rows if success and row.user.startswith(key))
+        speed_keys = self.session.execute(self._speed_users, (SPEED_USERS_SCAN,))
+        found.update(row.user for row in speed_keys if row.user.startswith(key))
+        return sorted(found)[:limit]

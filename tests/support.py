@@ -6,11 +6,16 @@ the function, so the unit tests that only want a path or a port do not pay for s
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +24,7 @@ from confluent_kafka import Consumer, Producer
 from trendoff import avro_codec, topics
 from trendoff.cassandra_io import SPARK_FORMAT
 from trendoff.config import Settings
+from trendoff.view_keys import batch_bucket
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -199,3 +205,83 @@ def run_until_idle(
     build = {"ingest": ingest_job, "speed": speed_job}[job]
     stream_options = StreamOptions(until_idle=True, checkpoint=checkpoints / job, timeout_seconds=300, **options)
     build(spark, settings, stream_options).run()
+
+
+# The serving views written out by hand: what test_serve and the web-page test read back.
+SERVING_T = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+SERVING_MINUTE = dt.timedelta(minutes=1)
+
+# The published batch version 7, written out by hand (user key -> word counts).
+SERVING_BATCH = {
+    "barackobama": {"health": 5, "care": 3, "jobs": 2, "america": 4, "climate": 6},
+    "realdonaldtrump": {"america": 7, "jobs": 9, "wall": 3, "health": 1, "great": 8},
+    "barackfriend": {"hello": 1},
+    "someone_else": {"care": 2},
+    **{f"fan{n:02d}": {"fans": n + 1} for n in range(25)},  # more than a picker's 20, spread over the buckets
+}
+# (user, minute, word, tweet id, count): rows before T are in the batch already and must not count.
+SERVING_SPEED = [
+    ("barackobama", SERVING_T, "jobs", 101, 1),
+    ("barackobama", SERVING_T + 2 * SERVING_MINUTE, "climate", 102, 2),
+    ("barackobama", SERVING_T - SERVING_MINUTE, "wall", 90, 5),
+    ("realdonaldtrump", SERVING_T + 3 * SERVING_MINUTE, "climate", 103, 1),
+    ("realdonaldtrump", SERVING_T - 5 * SERVING_MINUTE, "care", 91, 4),
+    ("baracklive", SERVING_T + SERVING_MINUTE, "hope", 104, 1),  # no batch row yet: speed only
+]
+# obama: health 5, care 3, jobs 3, america 4, climate 8; trump: america 7, jobs 9, wall 3, health 1, great 8,
+# climate 1. Both: america (min 4), jobs (3), then climate and health (min 1) by their sums 9 and 6.
+EXPECTED_SERVING_ANSWER = {"users": ["barackobama", "realdonaldtrump"], "as_of": "2026-01-01T12:00:00+00:00",
+            "top": [{"word": "america", "counts": [4, 7]}, {"word": "jobs", "counts": [3, 9]},
+                    {"word": "climate", "counts": [8, 1]}, {"word": "health", "counts": [5, 1]}]}
+
+
+def seed_serving_views(session: Any) -> None:
+    """The hand-written views above, plus an older version whose only user is not published."""
+    insert = session.prepare("INSERT INTO batch_words (version, bucket, user, word_counts, tweets_counted) "
+                             "VALUES (?, ?, ?, ?, ?)")
+    for user, counts in SERVING_BATCH.items():
+        session.execute(insert, (7, batch_bucket(user), user, json.dumps(counts), len(counts)))
+    session.execute(insert, (6, batch_bucket("oldversion"), "oldversion", '{"care": 1}', 1))
+    speed = session.prepare("INSERT INTO speed_words (user, arrival_minute, word, tweet_id, count) "
+                            "VALUES (?, ?, ?, ?, ?)")
+    for row in SERVING_SPEED:
+        session.execute(speed, row)
+    session.execute("INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) "
+                    "VALUES ('words', 7, %s, %s)", (SERVING_T, SERVING_T + 30 * SERVING_MINUTE))
+
+
+@contextmanager
+def running_service(settings: Settings, log_dir: Path, cassandra_port: int | None = None) -> Iterator[str]:
+    """`trendoff serve` in its own process on a free loopback port; yields its base URL, stops it with SIGTERM.
+
+    ``cassandra_port`` points the service at another CQL port (a proxy) instead of the test stack's.
+    """
+    import httpx
+
+    port = free_port()
+    args = connection_args(settings)
+    if cassandra_port is not None:
+        args[args.index("--cassandra-port") + 1] = str(cassandra_port)
+    log_path = log_dir / f"serve-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "trendoff.apps.cli", "serve", "--port", str(port), *args],
+                                   stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert process.poll() is None, f"serve exited with {process.returncode}:\n{log_path.read_text()}"
+        return httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+
+    try:
+        wait_until(healthy, 60, "the service to answer /healthz", interval_seconds=0.3,
+                   retry_on=(httpx.TransportError,))
+        yield base
+    finally:
+        process.terminate()
+        try:
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    # Uvicorn's graceful shutdown, then the session closed: a clean exit.
+    assert code == 0, f"serve exited with {code}:\n{log_path.read_text()}"

@@ -1,0 +1,156 @@
+"""The HTTP API and web page of `trendoff serve`: serving's comparison, a user picker and the status, as JSON.
+
+The app is built over one open Cassandra session (the process's); every answer comes from the code
+the CLI runs (serving.query, apps.status), so `/api/compare` is exactly `compare --json`. Every
+error is a JSON object {"error": reason, "message": text}: unknown user 404, bad parameter 422,
+Cassandra not answering 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable, Session
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from trendoff import __version__
+from trendoff.apps.status import pipeline_status
+from trendoff.config import Settings
+from trendoff.errors import TrendoffError
+from trendoff.serving.compare import DEFAULT_TOP
+from trendoff.serving.query import compare, users_by_prefix
+from trendoff.serving.views import USERS_LIMIT, ViewReader
+
+log = logging.getLogger(__name__)
+
+# A handle longer than this cannot be in the views (their keys have at most 100 characters); the bound
+# also keeps a query parameter from becoming a partition key Cassandra refuses (64 KiB).
+MAX_HANDLE_CHARS = 200
+# TrendoffError reasons that are the caller's mistake, by HTTP status; any other reason is a 503.
+_STATUS_BY_REASON = {"unknown-user": 404, "bad-user": 422}
+
+
+def web_dir() -> Path:
+    """The page's html, js and css (package data of trendoff.apps)."""
+    return Path(str(resources.files("trendoff.apps").joinpath("web")))
+
+
+class ApiError(BaseModel):
+    error: str = Field(description="a short machine-readable reason, e.g. unknown-user, bad-parameter")
+    message: str = Field(description="what went wrong, for a person")
+
+
+class MutualWordOut(BaseModel):
+    word: str
+    counts: list[int] = Field(min_length=2, max_length=2, description="the count of user a, then of user b")
+
+
+class ComparisonOut(BaseModel):
+    users: list[str] = Field(min_length=2, max_length=2, description="the two view keys (lower-cased handles)")
+    as_of: str | None = Field(description="the published batch cutoff T (ISO-8601), null before the first batch")
+    top: list[MutualWordOut]
+
+
+class UsersOut(BaseModel):
+    prefix: str
+    users: list[str] = Field(max_length=USERS_LIMIT)
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ApiError, "description": "a bad parameter"},
+    503: {"model": ApiError, "description": "Cassandra does not answer"},
+}
+
+
+def _error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": reason, "message": message}, status_code=status)
+
+
+def _trendoff_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TrendoffError)
+    return _error(_STATUS_BY_REASON.get(error.reason, 503), error.reason, error.message)
+
+
+def _cassandra_error(request: Request, error: Exception) -> JSONResponse:
+    # The driver reconnects by itself; until then each question is a 503, logged in one line.
+    log.warning("%s %s: Cassandra: %s", request.method, request.url.path, error)
+    return _error(503, "cassandra-unavailable", f"Cassandra does not answer: {type(error).__name__}")
+
+
+def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    parts = [f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg', 'invalid')}"
+             for item in error.errors()]
+    return _error(422, "bad-parameter", "; ".join(parts) or "bad parameter")
+
+
+def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    reason = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, f"http-{error.status_code}")
+    return JSONResponse({"error": reason, "message": str(error.detail)}, status_code=error.status_code,
+                        headers=getattr(error, "headers", None))
+
+
+def create_app(settings: Settings, session: Session) -> FastAPI:
+    """The service over an open session (prepared here; the caller closes the session after the app stops)."""
+    reader = ViewReader(session, settings.keyspace)
+    # The interactive docs pages load their scripts from a CDN, so only the OpenAPI document is served.
+    app = FastAPI(title="trendoff", version=__version__, docs_url=None, redoc_url=None,
+                  description="The words two Twitter/X accounts both use: the published batch view plus the "
+                              "newer speed minutes, as `trendoff compare --json` prints them.")
+    app.add_exception_handler(TrendoffError, _trendoff_error)
+    app.add_exception_handler(DriverException, _cassandra_error)
+    app.add_exception_handler(NoHostAvailable, _cassandra_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+
+    # Plain `def` endpoints: the driver's calls block, so they run in the server's thread pool.
+    @app.get("/api/compare", response_model=ComparisonOut,
+             responses={404: {"model": ApiError, "description": "a user the views know nothing about"}, **_ERRORS})
+    def api_compare(
+        a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, description="a screen name")],
+        b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, description="the other screen name")],
+        top: Annotated[int, Query(ge=1, description="how many words")] = DEFAULT_TOP,
+    ) -> JSONResponse:
+        """The words both users use, ranked by the smaller count, then the sum, then the word."""
+        return JSONResponse(compare(reader, a, b, top).as_json())
+
+    @app.get("/api/users", response_model=UsersOut, responses=_ERRORS)
+    def api_users(
+        prefix: Annotated[str, Query(max_length=MAX_HANDLE_CHARS, description="the start of a handle")] = "",
+    ) -> JSONResponse:
+        """Up to 20 handles in the views that start with the prefix (case-insensitive), sorted."""
+        return JSONResponse({"prefix": prefix, "users": users_by_prefix(reader, prefix)})
+
+    @app.get("/api/status", responses=_ERRORS)
+    def api_status() -> JSONResponse:
+        """What `trendoff status --json` prints: the stack, each job's lag, the published batch, dead letters."""
+        return JSONResponse(pipeline_status(settings, session))
+
+    @app.get("/healthz", response_model=HealthOut, responses={503: _ERRORS[503]})
+    def healthz() -> JSONResponse:
+        """200 while Cassandra answers."""
+        session.execute("SELECT release_version FROM system.local", timeout=3.0)
+        return JSONResponse({"status": "ok"})
+
+    pages = web_dir()
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(pages / "index.html")
+
+    app.mount("/static", StaticFiles(directory=pages), name="static")
+    return app
