@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # A handle longer than this cannot be in the views (their keys have at most 100 characters); the bound
 # also keeps a query parameter from becoming a partition key Cassandra refuses (64 KiB).
 MAX_HANDLE_CHARS = 200
+# Users whose batch counts the service keeps in memory (a user's counts are a few KB to a few MB).
+BATCH_CACHE_USERS = 2_000
 # TrendoffError reasons that are the caller's mistake, by HTTP status; any other reason is a 503.
 _STATUS_BY_REASON = {"unknown-user": 404, "bad-user": 422}
 
@@ -106,7 +108,9 @@ def _http_error(_request: Request, error: Exception) -> JSONResponse:
 
 def create_app(settings: Settings, session: Session) -> FastAPI:
     """The service over an open session (prepared here; the caller closes the session after the app stops)."""
-    reader = ViewReader(session, settings.keyspace)
+    # Batch rows are immutable per version, so the service keeps the users it was asked about; the
+    # published row is re-read at most once a second (a new batch shows within a second).
+    reader = ViewReader(session, settings.keyspace, batch_cache_size=BATCH_CACHE_USERS, published_max_age_seconds=1.0)
     # The interactive docs pages load their scripts from a CDN, so only the OpenAPI document is served.
     app = FastAPI(title="trendoff", version=__version__, docs_url=None, redoc_url=None,
                   description="The words two Twitter/X accounts both use: the published batch view plus the "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
+import threading
+import time
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
@@ -32,10 +34,22 @@ class Published:
 
 
 class ViewReader:
-    """Prepared once per process; each comparison reads the published row once and sticks to it."""
+    """Prepared once per process; each comparison reads the published row once and sticks to it.
 
-    def __init__(self, session: Session, keyspace: str) -> None:
+    A long-lived reader (the HTTP service) may cache: ``batch_cache_size`` users' batch counts, keyed by
+    (version, user) — a batch version is never rewritten once written, so a cached row is never stale —
+    and the published row for ``published_max_age_seconds`` (a new version is then seen that much later;
+    each answer still uses one version throughout). The CLI's one-shot reader caches nothing.
+    """
+
+    def __init__(self, session: Session, keyspace: str, batch_cache_size: int = 0,
+                 published_max_age_seconds: float = 0.0) -> None:
         self.session = session
+        self._batch_cache: OrderedDict[tuple[int, str], dict[str, int] | None] = OrderedDict()
+        self._batch_cache_size = batch_cache_size
+        self._published_max_age = published_max_age_seconds
+        self._published_cached: tuple[float, Published] | None = None
+        self._lock = threading.Lock()
         self._published = session.prepare(
             f"SELECT version, arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = ?"
         )
@@ -53,11 +67,34 @@ class ViewReader:
         self._speed_users = session.prepare(f"SELECT DISTINCT user FROM {keyspace}.speed_words LIMIT ?")
 
     def published(self) -> Published:
+        now = time.monotonic()
+        cached = self._published_cached
+        if cached is not None and now - cached[0] < self._published_max_age:
+            return cached[1]
         row = self.session.execute(self._published, (WORDS_VIEW,)).one()
         if row is None:
-            return Published(None, None)
-        cutoff = row.arrival_cutoff.replace(tzinfo=dt.UTC) if row.arrival_cutoff else None
-        return Published(row.version, cutoff)
+            published = Published(None, None)
+        else:
+            cutoff = row.arrival_cutoff.replace(tzinfo=dt.UTC) if row.arrival_cutoff else None
+            published = Published(row.version, cutoff)
+        if self._published_max_age > 0:
+            self._published_cached = (now, published)
+        return published
+
+    def _batch_counts(self, version: int, key: str) -> dict[str, int] | None:
+        """The user's counts in batch version ``version`` (None: not in it), through the cache if any."""
+        with self._lock:
+            if (version, key) in self._batch_cache:
+                self._batch_cache.move_to_end((version, key))
+                return self._batch_cache[(version, key)]
+        row = self.session.execute(self._batch, (version, batch_bucket(key), key)).one()
+        counts = None if row is None else json.loads(row.word_counts)
+        if self._batch_cache_size > 0:
+            with self._lock:
+                self._batch_cache[(version, key)] = counts
+                while len(self._batch_cache) > self._batch_cache_size:
+                    self._batch_cache.popitem(last=False)
+        return counts
 
     def user_counts(self, handle: str, published: Published) -> Counter[str]:
         """The user's merged word counts; TrendoffError when the views know no tweet of theirs."""
@@ -67,10 +104,10 @@ class ViewReader:
         batch_counts: dict[str, int] = {}
         known = False
         if published.version is not None:
-            row = self.session.execute(self._batch, (published.version, batch_bucket(key), key)).one()
-            if row is not None:
+            found = self._batch_counts(published.version, key)
+            if found is not None:
                 known = True
-                batch_counts = json.loads(row.word_counts)
+                batch_counts = found
         since = published.cutoff or _EPOCH
         speed_rows = [(r.word, r.count) for r in self.session.execute(self._speed, (key, since))]
         if not known and not speed_rows:

@@ -3,6 +3,7 @@ with the right status (404, 422, 503 when Cassandra stops answering), and a sche
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -18,11 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from tests.support import EXPECTED_SERVING_ANSWER as EXPECTED
-from tests.support import connection_args, running_service, seed_serving_views
+from tests.support import connection_args, running_service, seed_serving_views, wait_until
 from trendoff.apps import compare as compare_app
 from trendoff.apps import status as status_app
 from trendoff.config import Settings
 from trendoff.entry import run_main
+from trendoff.view_keys import batch_bucket
 
 
 class CuttableProxy:
@@ -217,3 +219,27 @@ def test_fuzzing_the_openapi_document_finds_no_server_error(service: str, mode: 
 
     no_server_error()
     assert {"/api/compare", "/api/users"} <= seen
+
+
+def test_a_new_batch_version_is_served_within_seconds_despite_the_cache(
+    service: str, cassandra_session: Any
+) -> None:
+    """The service caches batch rows per (version, user) and the published row for a second: a newly
+    published version (with other counts for the same user) must still reach the answers."""
+    seed_serving_views(cassandra_session)
+    before = httpx.get(f"{service}/api/compare", params={"a": "BarackObama", "b": "realDonaldTrump"}).json()
+    assert before == EXPECTED  # version 7, now cached
+    insert = cassandra_session.prepare("INSERT INTO batch_words (version, bucket, user, word_counts, tweets_counted) "
+                                       "VALUES (?, ?, ?, ?, ?)")
+    for user, counts in {"barackobama": {"wall": 2}, "realdonaldtrump": {"wall": 5}}.items():
+        cassandra_session.execute(insert, (8, batch_bucket(user), user, json.dumps(counts), 1))
+    later = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)  # after every speed row: only version 8 counts
+    cassandra_session.execute("INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) "
+                              "VALUES ('words', 8, %s, %s)", (later, later))
+    expected = {"users": ["barackobama", "realdonaldtrump"], "as_of": "2027-01-01T00:00:00+00:00",
+                "top": [{"word": "wall", "counts": [2, 5]}]}
+
+    def answer() -> Any:
+        return httpx.get(f"{service}/api/compare", params={"a": "BarackObama", "b": "realDonaldTrump"}).json()
+
+    assert wait_until(lambda: answer() == expected, 10, "the service to answer from version 8")
