@@ -11,10 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support import DATA_DIR, TESTS_DIR, delete_topic, free_port, unique_name, wait_until_spark_sees
+from tests.support import (
+    DATA_DIR,
+    TESTS_DIR,
+    delete_topic,
+    free_port,
+    local_session,
+    unique_name,
+    wait_until_spark_sees,
+)
 from trendoff import cassandra_io, topics
 from trendoff.config import Settings, load_settings
 from trendoff.stack.services import Stack
@@ -139,3 +148,9 @@ def spark(stack_settings: Settings) -> Iterator[object]:
 def data_dir() -> Path:
     """The real tweet archives shipped with the project (data/, with their license note)."""
     return DATA_DIR
+
+
+@pytest.fixture(scope="module")
+def local_spark() -> Iterator[Any]:
+    """A Spark session for unit tests of Spark expressions (no Kafka or Cassandra)."""
+    yield from local_session()

@@ -285,3 +285,33 @@ def running_service(settings: Settings, log_dir: Path, cassandra_port: int | Non
             raise
     # Uvicorn's graceful shutdown, then the session closed: a clean exit.
     assert code == 0, f"serve exited with {code}:\n{log_path.read_text()}"
+
+
+def local_session() -> Iterator[SparkSession]:
+    """For unit tests of Spark expressions: a local session that talks to no service; a running one (the
+    integration suite's) is reused.
+
+    Built by the project's factory when the connector jars are downloaded, so that the JVM this
+    starts has them on its classpath if integration tests run later in the same process.
+    """
+    import os
+
+    from pyspark.sql import SparkSession
+
+    from trendoff.config import load_settings
+    from trendoff.errors import TrendoffError
+    from trendoff.spark import spark_session
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    try:
+        session = spark_session(load_settings(), "unit-spark")
+    except TrendoffError:  # no connector jars: a plain session is all the word rule needs
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        session = (SparkSession.builder.master("local[1]").appName("unit-spark")
+                   .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.driver.host", "127.0.0.1").getOrCreate())
+    yield session
+    session.stop()

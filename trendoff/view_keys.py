@@ -1,6 +1,8 @@
 """How the views key a user, in Spark (for the jobs) and in Python (for serving): one rule, two forms.
 
-Users are matched case-insensitively and without a leading @. The batch view spreads each version
+Users are matched case-insensitively and without a leading @: a key is the handle without leading and
+trailing whitespace (Python's str.isspace() set, in both forms), then without leading @s, lower-cased
+as Python's str.lower does (in Spark too, whatever the JVM's locale). The batch view spreads each version
 over BATCH_BUCKETS partitions (crc32 of the key), so a version is deleted with a few statements
 while no partition grows with the number of users.
 """
@@ -21,9 +23,15 @@ def user_key(handle: str) -> str:
 
 
 def user_key_column(handle: Column) -> Column:
+    """user_key as a Spark expression (Spark's trim() removes spaces only, its lower() follows the locale)."""
     from pyspark.sql import functions as F
 
-    return F.lower(F.regexp_replace(F.trim(handle), "^@+", ""))
+    from trendoff.words import UNICODE_WHITESPACE, lower_text
+
+    # Leading whitespace then @s, or trailing whitespace. The lookbehind lets only the start of a
+    # whitespace run try to reach the end, so a long handle is scanned in linear time.
+    ends = rf"^{UNICODE_WHITESPACE}*+@*+|(?<!{UNICODE_WHITESPACE}){UNICODE_WHITESPACE}++\z"
+    return lower_text(F.regexp_replace(handle, ends, ""))
 
 
 def batch_bucket(key: str) -> int:

@@ -3,27 +3,43 @@
 A tweet's words, in order:
 1. retweets contribute none (unless ``count_retweets``);
 2. HTML entities &amp; &lt; &gt; &quot; &#39; are decoded once, the curly apostrophe (U+2019)
-   becomes ', the text is lower-cased;
-3. URLs (http://, https://, www.) and @mentions are removed;
+   becomes ', the text is lower-cased as Python's str.lower does (Unicode default case mapping,
+   whatever the JVM's default locale);
+3. URLs (http://, https://, www.) and @mentions are removed; a URL ends at any Unicode whitespace;
 4. a word is a maximal run of Unicode letters, digits and _, inner apostrophes kept (don't), a
    leading # kept (#maga and maga differ); anything else separates words;
-5. dropped: one-character words, all-digit words and stop words (Spark ML's English list plus rt,
-   via, amp), each judged on the word without its leading #.
+5. dropped: one-character words, words of more than 100 characters, all-digit words and stop words
+   (Spark ML's English list plus rt, via, amp), each judged on the word without its leading #.
 
 Edge cases, decided here (each has a row in tests/unit/test_words.py):
 * Leading and trailing apostrophes are not part of a word ('quoted' -> quoted, rock'n'roll stays);
-  only ' (and U+2019, which becomes ') joins word parts; U+2018 and other quotes separate.
+  only ' (and U+2019, which becomes ') joins word parts, one at a time (a''b -> a, b); U+2018 and
+  other quotes separate.
 * A lone # (or one followed by punctuation or an emoji) is no word; a # inside a word (c#, a#b) does
   not start a hashtag, like on Twitter: a#b -> a, b.
 * Non-Latin scripts are letters (москва, 東京, नमस्ते); combining marks belong to the letter they
   follow (Devanagari vowel signs, decomposed accents), so a mark never starts a word: emoji, their
-  variation selectors (U+FE0F), skin tones and keycaps (1️⃣, #️⃣) are all separators.
+  variation selectors (U+FE0F), skin tones and keycaps (1️⃣, #️⃣) are all separators. A mark (or a
+  run of them) that does not follow a letter separates like a space would, except that it does not
+  end a URL: a # or @ right after one starts a hashtag or mention.
 * URLs and @mentions count only at the start of a token: "awww.nice" keeps its letters and
-  "me@example.com" is an address, not a mention of @example (it gives me, example, com).
+  "me@example.com" is an address, not a mention of @example (it gives me, example, com). A mention
+  is @ and the word characters after it (no apostrophes: @bob's -> s, dropped); a URL is everything
+  up to the next whitespace, where whitespace is exactly Python's str.isspace() set.
 * Entities are decoded once (&amp;lt; -> &lt; -> words "lt"), as a browser shows them.
 * The one-character test counts base characters, not combining marks: a decomposed "é" (e + U+0301)
-  is one character, like the precomposed one.
+  is one character, like the precomposed one. The 100-character limit counts every code point
+  (marks too), so no word is ever longer than 101 code points with its #.
 * A null text or null is_retweet is treated as an empty text / not a retweet.
+
+Total by construction: every text up to the producer's 25,000 characters (and beyond) gives an
+answer in linear time with bounded stack. java.util.regex recurses once per iteration of a repeated
+*group* (a 1,300-letter run overflowed the task's stack), so these patterns repeat only single
+character classes, possessively, and every repetition can start only where the previous one could
+not (each character is looked at a bounded number of times). Spark's lower() is not used on text
+that could trip Java's own case mapping: Java looks up the word around every capital sigma (O(n²) on
+a 25,000-Σ text, seconds per tweet) and follows the JVM's default locale for I, İ, J, Į, Ì, Í, Ĩ
+(Turkish, Azeri and Lithuanian rules); those letters are mapped here first, Python's way.
 
 Everything is a built-in Spark expression (no Python UDF), so it runs in the JVM on the executors.
 """
@@ -38,18 +54,72 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 EXTRA_STOP_WORDS = ("rt", "via", "amp")
+MAX_WORD_CHARS = 100
 _STOP_WORDS_RESOURCE = "org/apache/spark/ml/feature/stopwords/english.txt"
 
 # Decoding &amp; last turns "&amp;lt;" into "&lt;" (one decoding step), as a browser would show it.
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
-# Java regular expressions (Spark evaluates them in the JVM). A word character is a letter with
-# the combining marks that follow it, a digit, or _; a bare mark (an emoji's U+FE0F) is not one.
-_WORD_CHAR = r"(?:\p{L}\p{M}*|\p{N}|_)"
-_AFTER_NON_WORD = r"(?<![\p{L}\p{M}\p{N}_])"
-_URLS = rf"{_AFTER_NON_WORD}(?:https?://|www\.)\S*"
-_MENTIONS = rf"{_AFTER_NON_WORD}@{_WORD_CHAR}+"
-_WORD = rf"(?:{_AFTER_NON_WORD}#)?{_WORD_CHAR}+(?:'{_WORD_CHAR}+)*"
-_ALL_DIGITS = r"^\p{N}+$"
+
+# Java regular expressions (Spark evaluates them in the JVM). Where a pattern must look behind,
+# it first matches a literal character and looks behind that one (h(?<![w]h)...): the scan then
+# gives up at most positions after one cheap comparison.
+# Whitespace is Python's str.isspace() set (what str.strip() and str.split() use): Unicode's
+# White_Space plus the four information separators U+001C..U+001F. Java's \s (ASCII only) and even
+# (?U)\s (White_Space only) are narrower, so the set is spelled out.
+_WHITESPACE_CHARACTERS = (
+    r"\t\n\x{0B}\f\r\x{1C}-\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
+)
+UNICODE_WHITESPACE = f"[{_WHITESPACE_CHARACTERS}]"
+# A literal supplementary character in a pattern makes Java's lookbehind step back by code points;
+# without one it steps back one UTF-16 unit, sees half of a letter such as U+1D400 and takes it for a
+# separator. U+10000 is itself a letter, so adding it to a class of letters changes nothing else.
+_SUPPLEMENTARY_LETTER = "\U00010000"
+# A combining mark (or a run of them) that follows no letter becomes a character that is neither a
+# word character nor whitespace, so that it separates words but does not end a URL.
+_BARE_MARKS = r"\p{M}(?<![\p{L}\p{M}" + _SUPPLEMENTARY_LETTER + r"]\p{M})\p{M}*+"
+_BARE_MARK_STANDIN = "\ufffd"
+# Then every mark left follows a letter: a word character is a letter, such a mark, a digit or _.
+_WORD_CHARACTERS = r"\p{L}\p{M}\p{N}_" + _SUPPLEMENTARY_LETTER
+_WORD_CHARACTER = f"[{_WORD_CHARACTERS}]"
+_URL_START = r"https?://|www\."
+_URL = rf"(?:h(?<!{_WORD_CHARACTER}h)ttps?://|w(?<!{_WORD_CHARACTER}w)ww\.)[^{_WHITESPACE_CHARACTERS}]*+"
+# "@www.x.com" is a URL after an @, as if URLs were removed before mentions.
+_MENTION = rf"@(?<!{_WORD_CHARACTER}@)(?!{_URL_START}){_WORD_CHARACTER}++"
+# An apostrophe joins two word parts only with a word character on both sides (in the text as it was
+# before this replacement; _WORD's last character takes care of one whose neighbour was removed).
+_STRAY_APOSTROPHE = rf"'(?<!{_WORD_CHARACTER}')|'(?!{_WORD_CHARACTER})"
+_REMOVED = f"{_URL}|{_MENTION}|{_STRAY_APOSTROPHE}"
+# A word starts and ends with a word character; the greedy class gives back characters one at a
+# time (a loop in Java, not a recursion) to end on one.
+_WORD = rf"(?:#(?<!{_WORD_CHARACTER}#))?{_WORD_CHARACTER}(?:[{_WORD_CHARACTERS}']*{_WORD_CHARACTER})?"
+# Step 5 looks at a word without its #: "#?" in these patterns, "#" + each stop word below.
+_ALL_DIGITS = r"^#?\p{N}++$"
+# Words never start with a mark: one base character and marks only is a one-character word.
+_ONE_BASE_CHARACTER = r"^#?\P{M}\p{M}*+$"
+
+# Python's str.lower maps a capital sigma to final ς when a cased letter comes before it and none
+# after it, skipping case-ignorable characters both ways (Unicode's Final_Sigma condition). Cased is
+# Unicode's Lowercase or Uppercase (Java's isLowerCase/isUpperCase include the Other_* parts) or Lt;
+# Case_Ignorable is Mn, Me, Cf, Lm, Sk and the Word_Break MidLetter, MidNumLet and Single_Quote
+# characters, listed here. The match starts at the cased letter (Java's lookbehind cannot be
+# unbounded), which is safe: that letter is never itself a final sigma, since a sigma follows it.
+_CASED = r"\p{IsLowercase}\p{IsUppercase}\p{Lt}"
+_CASE_IGNORABLE = (
+    r"\p{Mn}\p{Me}\p{Cf}\p{Lm}\p{Sk}'.:\x{B7}\x{387}\x{55F}\x{5F4}\x{2018}\x{2019}\x{2024}\x{2027}"
+    r"\x{FE13}\x{FE52}\x{FE55}\x{FF07}\x{FF0E}\x{FF1A}"
+)
+_FINAL_SIGMA = (
+    rf"([[{_CASED}]&&[^{_CASE_IGNORABLE}]][{_CASE_IGNORABLE}]*+)\x{{3A3}}(?![{_CASE_IGNORABLE}]*+[{_CASED}])"
+)
+_CAPITAL_SIGMA, _FINAL_SMALL_SIGMA, _SMALL_SIGMA = "\u03a3", "\u03c2", "\u03c3"
+# The capitals whose lower case Java changes with the default locale (Turkish and Azeri: I becomes
+# a dotless i U+0131 and İ an i; Lithuanian adds a dot above to I, J, Į before accents and to Ì, Í,
+# Ĩ), mapped to their Locale.ROOT (and Python) lower case first; what is left has one lower case in
+# every locale.
+_LOCALE_FREE_FROM = "IJ\u012e\u00cc\u00cd\u0128" + _CAPITAL_SIGMA
+_LOCALE_FREE_TO = "ij\u012f\u00ec\u00ed\u0129" + _SMALL_SIGMA
+_CAPITAL_I_DOT, _SMALL_I_DOT = "\u0130", "i\u0307"
+_CLEAN_TEXT = "__trendoff_clean_text"
 
 
 def _load_spark_ml_english_stop_words() -> tuple[str, ...]:
@@ -72,6 +142,7 @@ def _load_spark_ml_english_stop_words() -> tuple[str, ...]:
 
 SPARK_ML_ENGLISH_STOP_WORDS: tuple[str, ...] = _load_spark_ml_english_stop_words()
 STOP_WORDS: frozenset[str] = frozenset(SPARK_ML_ENGLISH_STOP_WORDS) | frozenset(EXTRA_STOP_WORDS)
+_DROPPED_WORDS = sorted(STOP_WORDS | {f"#{word}" for word in STOP_WORDS})
 
 
 def spark_ml_english_stop_words() -> tuple[str, ...]:
@@ -82,30 +153,59 @@ def stop_words() -> frozenset[str]:
     return STOP_WORDS
 
 
+def lower_text(text: Column) -> Column:
+    """Python's ``str.lower`` of ``text``, in any JVM locale and in linear time (Spark's lower() is neither)."""
+    return _lowered(text)
+
+
 def clean_text(text: Column) -> Column:
-    """Steps 2 and 3: entities decoded, apostrophes straightened, lower-cased, URLs and mentions gone."""
-    cleaned = text
+    """Steps 2 and 3: entities decoded, apostrophes straightened, lower-cased, URLs and mentions gone.
+
+    Stray apostrophes (those that join no word parts) are gone too, and bare marks are separators.
+    """
+    decoded = text
     for entity, character in _ENTITIES:
-        cleaned = F.replace(cleaned, F.lit(entity), F.lit(character))
-    cleaned = F.lower(F.translate(cleaned, "\u2019", "'"))
-    cleaned = F.regexp_replace(cleaned, _URLS, " ")
-    return F.regexp_replace(cleaned, _MENTIONS, " ")
+        decoded = F.replace(decoded, F.lit(entity), F.lit(character))
+    lowered = _lowered(decoded, "\u2019", "'", bare_marks=True)
+    return F.regexp_replace(lowered, _REMOVED, " ")
 
 
-def _candidates(text: Column) -> Column:
-    return F.regexp_extract_all(clean_text(text), F.lit(_WORD), F.lit(0))
+def _lowered(text: Column, replaced: str = "", replacements: str = "", *, bare_marks: bool = False) -> Column:
+    """lower_text after translating ``replaced`` into ``replacements`` (non-ASCII characters only), with
+    _BARE_MARKS replaced when asked.
+
+    Spark lower-cases an ASCII text byte by byte and locale-free, and an ASCII text holds no mark: only
+    other texts need the care below. Inside words_column each mention of ``text`` is evaluated again
+    (a higher-order function is interpreted), so it is mentioned few times.
+    """
+    # A byte search spares texts without a capital sigma the pattern.
+    sigmas_done = F.when(text.contains(_CAPITAL_SIGMA), F.regexp_replace(text, _FINAL_SIGMA, "$1" + _FINAL_SMALL_SIGMA))
+    translated = F.translate(sigmas_done.otherwise(text), replaced + _LOCALE_FREE_FROM, replacements + _LOCALE_FREE_TO)
+    non_ascii = F.lower(F.replace(translated, F.lit(_CAPITAL_I_DOT), F.lit(_SMALL_I_DOT)))
+    if bare_marks:
+        non_ascii = F.regexp_replace(non_ascii, _BARE_MARKS, _BARE_MARK_STANDIN)
+    return F.when(F.length(text) < F.octet_length(text), non_ascii).otherwise(F.lower(text))
+
+
+def _candidates(cleaned: Column) -> Column:
+    """Step 4 on a clean_text: the words in order, before step 5's drops."""
+    return F.regexp_extract_all(cleaned, F.lit(_WORD), F.lit(0))
 
 
 def _keep_word(word: Column) -> Column:
-    """Step 5 as one boolean expression; `isin` over the stop words becomes a hash-set lookup."""
-    core = F.regexp_replace(word, "^#", "")
-    base_characters = F.length(F.regexp_replace(core, r"\p{M}", ""))
-    return (base_characters > 1) & ~core.rlike(_ALL_DIGITS) & ~core.isin(*sorted(STOP_WORDS))
+    """Step 5 as one boolean expression on the word as extracted (with its #): inside words_column it
+    is interpreted per element, so it names ``word`` few times and runs the cheapest tests first
+    (Spark stops at the first false one); `isin` over the stop words becomes a hash-set lookup."""
+    hashtag = word.startswith("#").cast("int")
+    return (
+        ~word.isin(*_DROPPED_WORDS) & (F.length(word) <= MAX_WORD_CHARS + hashtag)
+        & ~word.rlike(_ALL_DIGITS) & ~word.rlike(_ONE_BASE_CHARACTER)
+    )
 
 
 def words_column(text: Column, is_retweet: Column, *, count_retweets: bool = False) -> Column:
     """array<string>: the tweet's words in order, repeats kept (an empty array for a retweet)."""
-    words = F.filter(_candidates(text), _keep_word)
+    words = F.filter(_candidates(clean_text(text)), _keep_word)
     if count_retweets:
         return F.coalesce(words, F.array().cast("array<string>"))
     return F.when(F.coalesce(is_retweet, F.lit(False)), F.array().cast("array<string>")).otherwise(
@@ -123,7 +223,10 @@ def exploded_words(
     Spark compiles to code, while a filter inside an array (a lambda) is interpreted row by row.
     """
     rows = tweets if count_retweets else tweets.where(~F.coalesce(F.col(is_retweet), F.lit(False)))
-    exploded = rows.select(*keep, F.explode(_candidates(F.col(text))).alias("word"))
+    # The clean text is a column of its own first: a projection evaluates a text used by several
+    # branches of a when() once (common subexpressions), an explode's argument would not.
+    cleaned = rows.select(*keep, clean_text(F.col(text)).alias(_CLEAN_TEXT))
+    exploded = cleaned.select(*keep, F.explode(_candidates(F.col(_CLEAN_TEXT))).alias("word"))
     return exploded.where(_keep_word(F.col("word")))
 
 

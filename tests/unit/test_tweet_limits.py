@@ -6,17 +6,12 @@ Needs Spark for the column form, but no Kafka or Cassandra.
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.config import load_settings
-from trendoff.errors import TrendoffError
-from trendoff.spark import spark_session
 from trendoff.tweet_limits import MAX_TEXT_CHARS, MAX_USER_CHARS, RowRejected, limit_violation, limit_violation_column
 
 UTC = dt.UTC
@@ -79,24 +74,6 @@ def test_python_form_takes_naive_times_as_utc() -> None:
     assert limit_violation(GOOD | {"created_at": dt.datetime(2016, 1, 1)}) is None
     violation = limit_violation(GOOD | {"created_at": dt.datetime(2100, 1, 1)})
     assert violation is not None and violation.reason == "time-out-of-range"
-
-
-@pytest.fixture(scope="module")
-def local_spark() -> Iterator[SparkSession]:
-    """A local session that talks to no service (the same recipe as tests/unit/test_words.py)."""
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        yield active
-        return
-    try:
-        session = spark_session(load_settings(), "limits-unit")
-    except TrendoffError:  # no connector jars: a plain session is all the limits need
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        session = (SparkSession.builder.master("local[1]").appName("limits-unit")
-                   .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.driver.host", "127.0.0.1").getOrCreate())
-    yield session
-    session.stop()
 
 
 SCHEMA = ("case int, tweet struct<id: long, user: string, text: string, created_at: timestamp, lang: string, "

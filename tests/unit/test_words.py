@@ -1,44 +1,34 @@
-"""THE word rule (SPEC §3) on tricky tweets, with the expected words written out by hand.
+"""THE word rule (SPEC §3) and the user key on tricky tweets, with the expected answers written out by hand.
 
 Needs Spark (the rule is Spark column expressions) but no Kafka or Cassandra.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
 
-import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.config import load_settings
-from trendoff.errors import TrendoffError
-from trendoff.spark import spark_session
+from tests.unit import word_oracle
+from trendoff.view_keys import user_key as python_user_key
 from trendoff.view_keys import user_key_column as user_key
-from trendoff.words import STOP_WORDS, spark_ml_english_stop_words, tweet_word_counts, user_word_counts, words_column
+from trendoff.words import (
+    STOP_WORDS,
+    exploded_words,
+    lower_text,
+    spark_ml_english_stop_words,
+    tweet_word_counts,
+    user_word_counts,
+    words_column,
+)
 
-
-@pytest.fixture(scope="module")
-def local_spark() -> Iterator[SparkSession]:
-    """A local session that talks to no service; an already running one (the integration suite's) is reused.
-
-    Built by the project's factory when the connector jars are downloaded, so that the JVM this
-    starts has them on its classpath if integration tests run later in the same process.
-    """
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        yield active
-        return
-    try:
-        session = spark_session(load_settings(), "words-unit")
-    except TrendoffError:  # no connector jars: a plain session is all the word rule needs
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        session = (SparkSession.builder.master("local[1]").appName("words-unit")
-                   .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.driver.host", "127.0.0.1").getOrCreate())
-    yield session
-    session.stop()
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 CASES = [
@@ -76,6 +66,35 @@ CASES = [
     ("\u2018single\u2019 rock\u2019n\u2019roll don't' ''twice''", False, ["single", "rock'n'roll", "twice"]),
     ("line1\nline2\tword\r\nend.", False, ["line1", "line2", "word", "end"]),
     ("#\u0645\u0635\u0631 #\u6771\u4eac #_ #__", False, ["#\u0645\u0635\u0631", "#\u6771\u4eac", "#__"]),
+    # Long runs (a recursive regular expression overflowed its stack on these): dropped, neighbours kept.
+    ("people " + "z" * 5_000 + " tail", False, ["people", "tail"]),
+    ("hi @" + "m" * 5_000 + " folks", False, ["hi", "folks"]),
+    ("x" * 25_000, False, []),
+    ("a'" * 12_500, False, []),
+    ("\u6771" * 25_000, False, []),
+    ("start " + "d\u0301" * 12_000 + " end", False, ["start", "end"]),
+    # At most 100 characters, # not counted, combining marks counted (50 and 51 decomposed letters).
+    ("a" * 100 + " " + "b" * 101 + " #" + "c" * 100 + " #" + "d" * 101, False, ["a" * 100, "#" + "c" * 100]),
+    ("e\u0301" * 50 + " " + "o\u0301" * 51, False, ["e\u0301" * 50]),
+    # Any Unicode whitespace (Python's str.isspace(), U+001C..U+001F too) ends a URL or a mention.
+    ("https://t.co/x\u3000\u6771\u4eac", False, ["\u6771\u4eac"]),
+    ("https://t.co/x\u00a0next", False, ["next"]),
+    ("@bob\u2003hello", False, ["hello"]),
+    ("www.a.com\x1cfile https://b.co/\u2028line www.c.com\u205fmath http://d.co\x85nel", False,
+     ["file", "line", "math", "nel"]),
+    # Lower-casing is Python's str.lower: İ keeps its dot as U+0307, the Kelvin sign is k, final sigma.
+    ("\u0130stanbul ISTANBUL \u212aelvin", False, ["i\u0307stanbul", "istanbul", "kelvin"]),
+    ("\u039f\u0394\u039f\u03a3 \u03a3\u039f\u03a6\u0399\u0391\u03a3 \u03a3\u03a3", False,
+     ["\u03bf\u03b4\u03bf\u03c2", "\u03c3\u03bf\u03c6\u03b9\u03b1\u03c2", "\u03c3\u03c2"]),
+    # Apostrophes join one pair of word parts at a time; a mention or URL next to one leaves it stray.
+    ("ab''cd ''' cat's' rock'n'roll' #'tag xy'#tag y'all@bob", False,
+     ["ab", "cd", "cat's", "rock'n'roll", "tag", "xy", "#tag", "y'all", "bob"]),
+    ("@bob's fans xy'https://t.co/a @www.example.com ok", False, ["fans", "xy", "ok"]),
+    # A mark that follows no letter separates (a # or @ after it starts a hashtag or mention); after a
+    # letter it is part of the word; after a digit it separates.
+    ("\u0301#tag \u2764\ufe0f@bob hi\u0301x 1\u0301ab 2016\ufe0f", False, ["#tag", "hi\u0301x", "ab"]),
+    # A letter outside the BMP is a letter before a # too (Java's lookbehind must see the whole character).
+    ("\U0001d400\U0001d401#tag", False, ["\U0001d400\U0001d401", "tag"]),
 ]
 
 
@@ -86,6 +105,121 @@ def test_each_tricky_tweet_gives_the_words_written_by_hand(local_spark: SparkSes
     got = {row.n: row.words for row in selected.collect()}
     for n, (text, _, expected) in enumerate(CASES):
         assert got[n] == expected, f"{text!r}"
+
+
+def test_the_batch_path_gives_the_same_words(local_spark: SparkSession) -> None:
+    rows = [(n, text, retweet) for n, (text, retweet, _) in enumerate(CASES)]
+    frame = local_spark.createDataFrame(rows, "n int, text string, is_retweet boolean")
+    got: dict[int, Counter[str]] = {}
+    for row in exploded_words(frame, keep=["n"]).collect():
+        got.setdefault(row.n, Counter())[row.word] += 1
+    for n, (text, _, expected) in enumerate(CASES):
+        assert got.get(n, Counter()) == Counter(expected), f"{text!r}"
+
+
+def test_the_oracle_of_the_property_tests_agrees_with_every_case() -> None:
+    for text, retweet, expected in CASES:
+        assert word_oracle.words(text, retweet) == expected, f"{text!r}"
+
+
+# Worst cases for the regular expressions, for Java's case mapping (which looks around every capital
+# sigma) and for the user key, at the producer's limit of 25,000 characters.
+WORST_CASES = [
+    "\u03a3" * 25_000, "a\u03a3" * 12_500, "\u03a3'" * 12_500, "\u03a3" + "\u0301" * 24_999,
+    "a" + "\u0301" * 24_999, "\u0301" * 25_000, "e\u0301" * 12_500, "I" * 25_000, "\u0130" * 25_000,
+    "a'" * 12_500, "'" * 25_000, "#" * 25_000, "#a" * 12_500, "@" * 25_000, "@a" * 12_500, "a@" * 12_500,
+    "@" + "a" * 24_999, "https://" * 3_125, "www." * 6_250, "http://" + "a" * 24_993, " " * 24_999 + "x",
+    "x" + "\u3000" * 24_999, "&amp;" * 5_000, "1" * 25_000, "_" * 25_000, "\U0001d400" * 25_000,
+    "\u6771" * 25_000, ("a" * 99 + " ") * 250, "#\ufe0f" * 12_500,
+]
+
+
+def test_worst_case_texts_finish_with_the_oracles_answer(local_spark: SparkSession) -> None:
+    rows = [(n, text, text) for n, text in enumerate(WORST_CASES)]
+    frame = local_spark.createDataFrame(rows, "n int, text string, user string")
+    selected = frame.select("n", words_column(F.col("text"), F.lit(False)).alias("words"),
+                            user_key(F.col("user")).alias("key"))
+    got = {row.n: (row.words, row.key) for row in selected.collect()}
+    for n, text in enumerate(WORST_CASES):
+        assert got[n] == (word_oracle.words(text), python_user_key(text)), f"case {n}: {text[:20]!r}..."
+
+
+# (handle, key): the same in Python (serving) and Spark (the jobs).
+USER_KEYS = [
+    ("Ann", "ann"), ("@Ann", "ann"), ("  @@Ann  ", "ann"), ("\u3000@bob\u00a0", "bob"),
+    ("\x1cbob\x1f", "bob"), ("\u2003\u2028@x\u205f\x85", "x"), ("\t@y\r\n", "y"),
+    ("@ bob", " bob"), ("bob @", "bob @"), ("@ @bob", " @bob"), ("@", ""), (" @ ", ""), ("\u00a0", ""), ("", ""),
+    ("a\u200bb", "a\u200bb"),  # a zero-width space is no whitespace (str.isspace() is false)
+    ("\u0130pek", "i\u0307pek"), ("\u212aIM", "kim"), ("\u039f\u0394\u039f\u03a3", "\u03bf\u03b4\u03bf\u03c2"),
+    ("@@@" + "X" * 5_000 + " ", "x" * 5_000),
+]
+
+
+def test_user_keys_are_the_same_in_python_and_spark(local_spark: SparkSession) -> None:
+    frame = local_spark.createDataFrame([(n, handle) for n, (handle, _) in enumerate(USER_KEYS)], "n int, user string")
+    got = {row.n: row.key for row in frame.select("n", user_key(F.col("user")).alias("key")).collect()}
+    for n, (handle, expected) in enumerate(USER_KEYS):
+        assert python_user_key(handle) == expected, f"python {handle!r}"
+        assert got[n] == expected, f"spark {handle!r}"
+
+
+def test_lower_text_is_pythons_lower(local_spark: SparkSession) -> None:
+    texts = ["\u0130I\u0131i", "\u00cc\u00cd\u0128J\u0300\u012e\u0301", "\u212a\u2126\u1e9e\u01c5",
+             "\u03a3\u03a3 a\u03a3. a\u03a3'b \u02b0\u03a3 A\u02b0\u03a3 a\u03a3\u0301b", "STRASSE Stra\u00dfe"]
+    frame = local_spark.createDataFrame([(n, text) for n, text in enumerate(texts)], "n int, text string")
+    got = {row.n: row.lowered for row in frame.select("n", lower_text(F.col("text")).alias("lowered")).collect()}
+    assert [got[n] for n in range(len(texts))] == [text.lower() for text in texts]
+
+
+# Run in a JVM of its own whose default locale is Turkish, then Lithuanian (Locale.setDefault): Spark's
+# lower() follows that locale; the word rule and the user key must not.
+_LOCALE_SCRIPT = """
+import json, os, sys
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+from pyspark.sql import SparkSession, functions as F
+from trendoff.view_keys import user_key_column
+from trendoff.words import words_column
+texts = json.loads(sys.argv[1])
+spark = (SparkSession.builder.master("local[1]").appName("words-locale")
+         .config("spark.driver.extraJavaOptions", "-Duser.language=tr -Duser.country=TR")
+         .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1").getOrCreate())
+locale = spark.sparkContext._jvm.java.util.Locale
+frame = spark.createDataFrame([(text,) for text in texts], "text string")
+answers = {}
+for language, country in (("tr", "TR"), ("lt", "LT")):
+    if language != "tr":
+        locale.setDefault(locale(language, country))
+    rows = frame.select(F.lower("text").alias("spark_lower"), words_column(F.col("text"), F.lit(False)).alias("words"),
+                        user_key_column(F.col("text")).alias("key")).collect()
+    answers[locale.getDefault().toString()] = [row.asDict() for row in rows]
+spark.stop()
+print("ANSWERS " + json.dumps(answers))
+"""
+LOCALE_CASES = [
+    # (text, words)
+    ("Istanbul \u0130zmir DI\u015e", ["istanbul", "i\u0307zmir", "di\u015f"]),
+    ("\u00cc\u00cc J\u00cc \u012e\u00cc", ["\u00ec\u00ec", "j\u00ec", "\u012f\u00ec"]),
+    ("\u212aI I\u0307I\u0307 \u039f\u0394\u039f\u03a3", ["ki", "i\u0307i\u0307", "\u03bf\u03b4\u03bf\u03c2"]),
+]
+
+
+def test_the_rule_ignores_the_jvm_locale() -> None:
+    texts = [text for text, _ in LOCALE_CASES]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run([sys.executable, "-c", _LOCALE_SCRIPT, json.dumps(texts)], capture_output=True, text=True,
+                          timeout=300, cwd=PROJECT_ROOT, env=env, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("ANSWERS ")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    answers = json.loads(lines[-1].removeprefix("ANSWERS "))
+    assert sorted(answers) == ["lt_LT", "tr_TR"]
+    # The locales really were in force: Spark's own lower() gives the Turkish and Lithuanian answers.
+    assert answers["tr_TR"][0]["spark_lower"] == "\u0131stanbul izmir d\u0131\u015f"
+    assert answers["lt_LT"][1]["spark_lower"] == "i\u0307\u0300i\u0307\u0300 ji\u0307\u0300 \u012fi\u0307\u0300"
+    for rows in answers.values():
+        for row, (text, expected) in zip(rows, LOCALE_CASES, strict=True):
+            assert row["words"] == expected, text
+            assert row["key"] == python_user_key(text), text
 
 
 def test_retweets_count_only_when_asked(local_spark: SparkSession) -> None:
