@@ -21,9 +21,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("trendoff.ingest.job", "land every tweet from Kafka in the master table (streaming)"),
     "speed": ("trendoff.speed.job", "count words per user and arrival minute from Kafka (streaming)"),
     "batch": ("trendoff.batch.job", "recount the master table into a new batch view version (once or --every 15m)"),
+    "run": ("trendoff.apps.run", "run ingest, speed and scheduled batch (--serve: and serve) as supervised processes"),
     "load-csv": ("trendoff.csv_loader.job", "bulk-load a tweet CSV into the master table as history (Spark)"),
     "compare": ("trendoff.apps.compare", "the top words two users both use, with each user's count"),
+    "dead-letters": ("trendoff.apps.dead_letters", "list the messages the streaming jobs refused, where and why"),
     "plot": ("trendoff.plotting.main", "draw the grouped bar chart of a `compare --out` file"),
+    "serve": ("trendoff.apps.serve", "serve the comparison, a user picker and the status over HTTP, and a web page"),
+    "status": ("trendoff.apps.status", "is the stack up, how far behind is each job, which batch is published"),
 }
 
 

@@ -1,10 +1,11 @@
 """Batch layer: recount the whole master table into a new batch-view version, then publish it with T.
 
-Steps of one run: take the arrival cutoff T (trendoff/arrival.py); read the master table; keep the
-tweets that arrived before T or were csv-loaded (one row per id by construction); count words per
-(user, word) with the shared word rule; pack each user's counts into one JSON object; write them
-under a new version; record the version; publish it by writing the one `batch_published` row;
-then delete versions older than the grace period.
+Steps of one run: take the arrival cutoff T (batch/cutoff.py); read the master table; keep the
+tweets that arrived before T or were csv-loaded (one row per id by construction), skipping (counted by
+reason) rows that break a limit of trendoff/tweet_limits.py; count words per (user, word) with the
+shared word rule; pack each user's counts into one JSON object; write them under a new version;
+record the version; publish it by writing the one `batch_published` row; then delete versions older
+than the grace period.
 
 Serving only ever reads the published version, and publishing is one single-row write, so a
 half-written version is never seen. Readers that read the published row just before a publish keep
@@ -19,10 +20,9 @@ import argparse
 import dataclasses
 import datetime as dt
 import logging
-import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cassandra.cluster import Session
 from cassandra.query import ValueSequence  # renders (a, b, ...) for IN; a tuple renders as a list
@@ -37,11 +37,16 @@ from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
 from trendoff.spark import job_spark_session
+from trendoff.times import parse_duration
+from trendoff.tweet_limits import limit_violation_column
 from trendoff.view_keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
 from trendoff.words import user_word_counts
 
 log = logging.getLogger(__name__)
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)$")
+# A user's word counts are one JSON cell (issue 14 splits them). Cassandra refuses a mutation over half
+# its commit log segment (8 MiB with jvm/cassandra's 16 MiB, 16 MiB by default) and serving reads the
+# cell whole, so a larger cell is not written: the user is logged and reported, the run goes on.
+MAX_WORD_COUNTS_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,31 +67,13 @@ class BatchResult:
     users: int  # batch_words rows written
     removed_versions: tuple[int, ...]
     seconds: float
-
-
-def parse_duration(raw: str) -> float:
-    """'30s', '15m', '1h', '1.5h' -> seconds; anything else is a user mistake."""
-    matched = _DURATION.match(raw.strip())
-    if not matched or float(matched.group(1)) <= 0:
-        raise TrendoffError("bad-duration", f"{raw!r} is not a duration like 30s, 15m or 1h")
-    return float(matched.group(1)) * {"s": 1, "m": 60, "h": 3600}[matched.group(2)]
+    skipped: dict[str, int] = field(default_factory=dict)  # rows T would count that break a limit, by reason
+    oversized_users: dict[str, int] = field(default_factory=dict)  # user -> bytes of a word_counts not written
 
 
 def counted_flag(cutoff: dt.datetime) -> F.Column:
     """True for the master rows the batch view counts: csv-loaded history, or arrived before T."""
     return F.coalesce(F.col("csv_loaded"), F.lit(False)) | F.coalesce(F.col("arrived_at") < F.lit(cutoff), F.lit(False))
-
-
-def batch_view(master: DataFrame, cutoff: dt.datetime, version: int, count_retweets: bool) -> DataFrame:
-    """batch_words rows: per user, the word counts of every tweet that arrived before T or was csv-loaded.
-
-    ``master`` needs user, text, is_retweet, arrived_at and csv_loaded, one row per tweet id (the
-    master table's key is the id, so no dedup is needed).
-    """
-    counted = master.where(counted_flag(cutoff)).select(
-        user_key_column(F.col("user")).alias("user"), "text", "is_retweet"
-    )
-    return _packed_view(counted, version, count_retweets)
 
 
 def _packed_view(counted: DataFrame, version: int, count_retweets: bool) -> DataFrame:
@@ -147,8 +134,36 @@ def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | N
 def read_master(spark: SparkSession, settings: Settings) -> DataFrame:
     return (
         spark.read.format(CASSANDRA).options(keyspace=settings.keyspace, table="tweets").load()
-        .select("id", "user", "text", "is_retweet", "arrived_at", "csv_loaded")
+        .select("id", "user", "text", "created_at", "is_retweet", "arrived_at", "csv_loaded")
     )
+
+
+def skip_reason_column() -> F.Column:
+    """Why a master row cannot be counted (null when it can): the limits every message is checked
+    against at decode (trendoff/tweet_limits.py), which a csv-loaded or older row may still break."""
+    return limit_violation_column(F.struct("id", "user", "text", "created_at"))
+
+
+def _count_rows(master: DataFrame) -> tuple[int, int, dict[str, int]]:
+    """(rows read, rows counted, rows T would count but a limit skips, by reason), in one Spark job."""
+    tweets_read, tweets_counted, skipped = 0, 0, {}
+    for row in master.groupBy("eligible", "skip_reason").count().collect():
+        tweets_read += row["count"]
+        if row.eligible and row.skip_reason is None:
+            tweets_counted += row["count"]
+        elif row.eligible:
+            skipped[row.skip_reason] = row["count"]
+    return tweets_read, tweets_counted, skipped
+
+
+def _oversized(view: DataFrame) -> tuple[int, dict[str, int]]:
+    """The largest word_counts cell in bytes, and the users whose cell is over MAX_WORD_COUNTS_BYTES."""
+    size = F.octet_length("word_counts")
+    row = view.agg(
+        F.max(size).alias("largest"),
+        F.collect_list(F.when(size > MAX_WORD_COUNTS_BYTES, F.struct(F.col("user"), size.alias("bytes")))).alias("big"),
+    ).first()
+    return int(row.largest or 0), {item.user: int(item.bytes) for item in row.big}
 
 
 def run_batch(
@@ -169,21 +184,34 @@ def run_batch(
             "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
             (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
         )
-        # The master table is scanned once: the projection (flag, user key, text) is cached and feeds
-        # both the totals and the two aggregations of the view (without it, each reads Cassandra again).
+        # The master table is scanned once: the projection (flags, user key, text) is cached and feeds
+        # the totals and the two aggregations of the view (without it, each reads Cassandra again).
+        # A row breaking a limit is skipped (with its reason) before the user key or words are made.
         master = read_master(spark, settings).select(
-            counted_flag(cutoff).alias("counted"), user_key_column(F.col("user")).alias("user"), "text", "is_retweet"
+            counted_flag(cutoff).alias("eligible"), skip_reason_column().alias("skip_reason"),
+            user_key_column(F.col("user")).alias("user"), "text", "is_retweet",
         ).persist(StorageLevel.MEMORY_AND_DISK)
+        view = None
         try:
-            totals = master.agg(F.count(F.lit(1)).alias("read"), F.count_if("counted").alias("counted")).first()
-            tweets_read, tweets_counted = int(totals["read"]), int(totals["counted"])
-            log.info("batch version %d: T = %s, %s tweets read from the master table, %s of them counted",
-                     version, cutoff.isoformat(), f"{tweets_read:,}", f"{tweets_counted:,}")
-            view = _packed_view(master.where("counted").drop("counted"), version, options.count_retweets)
+            tweets_read, tweets_counted, skipped = _count_rows(master)
+            log.info("batch version %d: T = %s, %s tweets read from the master table, %s of them counted%s",
+                     version, cutoff.isoformat(), f"{tweets_read:,}", f"{tweets_counted:,}",
+                     f", skipped {skipped}" if skipped else "")
+            counted = master.where(F.col("eligible") & F.col("skip_reason").isNull()).drop("eligible", "skip_reason")
+            view = _packed_view(counted, version, options.count_retweets).persist(StorageLevel.MEMORY_AND_DISK)
+            largest, oversized = _oversized(view)
+            log.info("batch version %d: largest word_counts %s bytes", version, f"{largest:,}")
+            for user, size in oversized.items():
+                log.error("batch version %d: word counts of user %r are %s bytes, over %s: not written (issue 14)",
+                          version, user, f"{size:,}", f"{MAX_WORD_COUNTS_BYTES:,}")
+            writable = view.where(F.octet_length("word_counts") <= MAX_WORD_COUNTS_BYTES) if oversized else view
             # Idempotent: rows keyed by (version, bucket, user); a retried write rewrites the same rows.
-            view.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="batch_words").mode("append").save()
+            writable.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="batch_words").mode(
+                "append").save()
         finally:
             master.unpersist()
+            if view is not None:
+                view.unpersist()
         users = session.execute(
             "SELECT COUNT(*) FROM batch_words WHERE version = %s AND bucket IN %s",
             (version, ValueSequence(range(BATCH_BUCKETS))), timeout=120,
@@ -198,10 +226,10 @@ def run_batch(
         publish(session, version, cutoff)
         removed = clean_up_versions(session, options.keep_minutes)
         result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),
-                             time.monotonic() - started)
-        log.info("batch version %d published: T = %s, %s tweets counted of %s read, %s users, %.1f s%s", version,
+                             time.monotonic() - started, skipped, oversized)
+        log.info("batch version %d published: T = %s, %s tweets counted of %s read, %s users, %.1f s%s%s", version,
                  cutoff.isoformat(), f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
-                 f"; removed old versions {removed}" if removed else "")
+                 f"; skipped {skipped}" if skipped else "", f"; removed old versions {removed}" if removed else "")
         return result
     finally:
         session.cluster.shutdown()
@@ -235,9 +263,12 @@ def main(argv: Sequence[str]) -> int:
             # the published version stays as it was, and the next run recounts everything anyway.
             log.exception("batch run failed; the next run is in %s", args.every)
         else:
+            skipped = "".join(f", skipped {n:,} {reason}" for reason, n in sorted(result.skipped.items()))
+            oversized = f", word counts too large for {len(result.oversized_users):,} users (not written)" if (
+                result.oversized_users) else ""
             print(f"batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
-                  f"{result.tweets_counted:,} of {result.tweets_read:,} tweets counted, {result.users:,} users, "
-                  f"{result.seconds:.1f} s", flush=True)
+                  f"{result.tweets_counted:,} of {result.tweets_read:,} tweets counted{skipped}{oversized}, "
+                  f"{result.users:,} users, {result.seconds:.1f} s", flush=True)
         if period is None:
             return 0
         time.sleep(max(0.0, period - (time.monotonic() - started)))

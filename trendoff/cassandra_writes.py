@@ -19,6 +19,16 @@ ROWS_PER_BATCH = 80
 # Partitions per unlogged batch of one-row partitions: Cassandra warns above 10 by default
 # (unlogged_batch_across_partitions_warn_threshold).
 PARTITIONS_PER_BATCH = 10
+# Bytes per batch, whatever its row count: Cassandra refuses a batch whose mutations exceed
+# batch_size_fail_threshold (50 KiB by default; jvm/cassandra/cassandra.yaml keeps the default), and it
+# fails the same way on every replay, so ten 5 KB tweets in one batch stopped a job for good. The
+# estimate counts only the bound values (statement_bytes); Cassandra's measure adds a few bytes of
+# cell metadata per value, so the bound stays well below the threshold. A row over it goes alone, as
+# a plain statement (no batch check; a mutation may be up to half the commit log segment, 8 MiB here).
+MAX_BATCH_BYTES = 20 * 1024
+# Per value: its 4-byte length on the wire; per row: room for the cell timestamps Cassandra adds.
+VALUE_OVERHEAD_BYTES = 4
+ROW_OVERHEAD_BYTES = 16
 
 
 def lookup_by_id(session: Session, keyspace: str, table: str, columns: Sequence[str], ids: Iterable[int]
@@ -51,7 +61,7 @@ def write_wide(
     partition_of: Callable[[Sequence[Any]], Any],
 ) -> None:
     """Write many rows per partition: each partition's rows go as unlogged batches of at most
-    ROWS_PER_BATCH (one partition per batch: one mutation, no batch log)."""
+    ROWS_PER_BATCH rows and MAX_BATCH_BYTES (one partition per batch: one mutation, no batch log)."""
     groups: dict[Any, list[BoundStatement]] = {}
     for values in rows:
         groups.setdefault(partition_of(values), []).append(statement.bind(values))
@@ -61,7 +71,8 @@ def write_wide(
 def write_narrow(session: Session, keyspace: str, statement: PreparedStatement,
                  rows: Sequence[Sequence[Any]]) -> None:
     """Write rows of one partition each (keyed by id): rows whose partitions live on the same replicas
-    go as unlogged batches of at most PARTITIONS_PER_BATCH, sent to one of those replicas.
+    go as unlogged batches of at most PARTITIONS_PER_BATCH rows and MAX_BATCH_BYTES, sent to one of
+    those replicas.
 
     A request per row is what limits a micro-batch here (the Python driver's per-request cost); a
     batch of partitions that share their replicas costs the coordinator no extra hop.
@@ -75,12 +86,36 @@ def write_narrow(session: Session, keyspace: str, statement: PreparedStatement,
     _execute_batches(session, groups, PARTITIONS_PER_BATCH)
 
 
-def _execute_batches(session: Session, groups: dict[Any, list[BoundStatement]], size: int) -> None:
-    batches: list[tuple[BatchStatement, None]] = []
+def statement_bytes(bound: BoundStatement) -> int:
+    """The estimated size of a bound statement's row: its serialized values plus a little per value."""
+    values = [value for value in bound.values if isinstance(value, bytes | bytearray)]
+    return ROW_OVERHEAD_BYTES + sum(VALUE_OVERHEAD_BYTES + len(value) for value in values)
+
+
+def plan_batches(sizes: Sequence[int], max_rows: int, max_bytes: int = MAX_BATCH_BYTES) -> list[range]:
+    """Consecutive runs of rows, each at most ``max_rows`` rows and ``max_bytes`` bytes (``sizes`` in
+    order); a row larger than ``max_bytes`` is a run of its own."""
+    runs: list[range] = []
+    start, total = 0, 0
+    for index, size in enumerate(sizes):
+        if index > start and (index - start >= max_rows or total + size > max_bytes):
+            runs.append(range(start, index))
+            start, total = index, 0
+        total += size
+    if sizes:
+        runs.append(range(start, len(sizes)))
+    return runs
+
+
+def _execute_batches(session: Session, groups: dict[Any, list[BoundStatement]], max_rows: int) -> None:
+    requests: list[tuple[BatchStatement | BoundStatement, None]] = []
     for statements in groups.values():
-        for start in range(0, len(statements), size):
+        for run in plan_batches([statement_bytes(bound) for bound in statements], max_rows):
+            if len(run) == 1:  # one row (possibly over the byte bound): no batch around it
+                requests.append((statements[run.start], None))
+                continue
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for bound in statements[start:start + size]:
-                batch.add(bound)
-            batches.append((batch, None))
-    execute_concurrent(session, batches, concurrency=WRITE_CONCURRENCY, raise_on_first_error=True)
+            for index in run:
+                batch.add(statements[index])
+            requests.append((batch, None))
+    execute_concurrent(session, requests, concurrency=WRITE_CONCURRENCY, raise_on_first_error=True)

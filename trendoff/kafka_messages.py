@@ -1,20 +1,40 @@
-"""Kafka messages as the streaming jobs see them: the topic as a stream, each micro-batch decoded and
-checked in one Spark job and brought to the driver, dead-letter reasons, first arrival per id."""
+"""Kafka messages as the streaming jobs see them: the topic as a stream, each micro-batch decoded, checked
+and reduced to each id's first arrival in one Spark job, brought to the driver in bounded chunks."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.avro.functions import from_avro
+from pyspark.sql.avro.functions import from_avro, to_avro
 
 from trendoff import avro_codec
 from trendoff.config import Settings
 from trendoff.times import epoch_ms, from_epoch_ms
+from trendoff.tweet_limits import limit_violation_column
+
+# A dead letter keeps at most this much of the message's key and value (and their lengths): the row
+# must be writable whatever the message holds (a 1 MB key or value is no Cassandra cell to copy).
+PREVIEW_BYTES = 1024
+# The key is the user handle (SPEC §1), at most 100 characters (400 UTF-8 bytes): a longer key is not
+# a message of this pipeline.
+MAX_KEY_BYTES = 1024
+# Rows the driver holds at once: each good tweet is at most 25,000 characters (tweet_limits), so a
+# chunk stays around 25-100 MB even when every tweet is that long; ordinary micro-batches are one chunk.
+ROWS_PER_CHUNK = 1000
+
+NOT_AVRO = "not an Avro Tweet (schemas/tweet.avsc)"
+EMPTY = "empty message"
+KEY_TOO_LONG = f"key too long (over {MAX_KEY_BYTES:,} bytes; the key is the user handle)"
+# The longest string Avro may decode: far above a tweet's text (25,000 characters, 100 KB in UTF-8)
+# and Kafka's default message size (1 MiB), so only a corrupt length is refused.
+AVRO_MAX_STRING_BYTES = 4 * 1024 * 1024
+AVRO_STRING_LIMIT_PROPERTY = "org.apache.avro.limits.string.maxLength"
 
 
 def kafka_stream(spark: SparkSession, settings: Settings, job: str, max_offsets_per_trigger: int | None
@@ -33,11 +53,36 @@ def kafka_stream(spark: SparkSession, settings: Settings, job: str, max_offsets_
     return reader.load()
 
 
+def limit_avro_strings(spark: SparkSession) -> None:
+    """Make Avro refuse a string longer than AVRO_MAX_STRING_BYTES in this JVM (local mode: the executors).
+
+    Why: Avro allocates a string's declared length before reading it, so 17 random bytes claiming a
+    1.5 GB string end the JVM (OutOfMemoryError, which from_avro cannot catch). Avro's own limit (its fix
+    for CVE-2023-39410) makes such a message a decoding error, so a dead letter. On a cluster, executors
+    get it with spark.executor.extraJavaOptions=-Dorg.apache.avro.limits.string.maxLength=4194304 (README).
+    """
+    jvm = spark.sparkContext._jvm
+    gateway = spark.sparkContext._gateway
+    assert jvm is not None and gateway is not None
+    if jvm.java.lang.System.getProperty(AVRO_STRING_LIMIT_PROPERTY) is None:  # a value set by the user stays
+        jvm.java.lang.System.setProperty(AVRO_STRING_LIMIT_PROPERTY, str(AVRO_MAX_STRING_BYTES))
+    # Avro reads the property once, when the class loads; resetLimits (package-private) reads it again,
+    # in case something in this JVM decoded Avro before.
+    limits = jvm.java.lang.Class.forName("org.apache.avro.SystemLimitException")
+    reset = limits.getDeclaredMethod("resetLimits", gateway.new_array(jvm.java.lang.Class, 0))
+    reset.setAccessible(True)
+    reset.invoke(None, gateway.new_array(jvm.java.lang.Object, 0))
+
+
 def check_messages(batch: DataFrame) -> DataFrame:
-    """The micro-batch's messages decoded: the Tweet struct (null when undecodable), where each one
-    arrived, and ``reason`` (null for a good tweet, else why it is a dead letter)."""
+    """The micro-batch's messages decoded: the Tweet struct (null when undecodable), key, value, where
+    each one arrived, and ``reason``: null for a good tweet, else why it is a dead letter (empty, not a
+    whole Tweet record, a key that is no handle, or the first limit of trendoff/tweet_limits.py it breaks).
+
+    Call limit_avro_strings on the session first (StreamingJob does)."""
+    schema = avro_codec.schema_json()
     decoded = batch.select(
-        from_avro(F.col("value"), avro_codec.schema_json(), {"mode": "PERMISSIVE"}).alias("tweet"),
+        from_avro(F.col("value"), schema, {"mode": "PERMISSIVE"}).alias("tweet"),
         F.col("key"),
         F.col("value"),
         F.col("partition").alias("kafka_partition"),
@@ -45,20 +90,45 @@ def check_messages(batch: DataFrame) -> DataFrame:
         F.col("timestamp").alias("arrived_at"),
     )
     tweet = F.col("tweet")
+    # PERMISSIVE decoding gives nulls for a message it cannot read; a record read in full has every
+    # field without a null branch set.
+    read, encodable = tweet.isNotNull(), []
+    for field in json.loads(schema)["fields"]:
+        name, kind = field["name"], field["type"]
+        if isinstance(kind, list):
+            encodable.append(tweet[name].alias(name))
+        else:
+            read = read & tweet[name].isNotNull()
+            # Never used (read is false then); it only tells to_avro the field cannot be null.
+            encodable.append(F.coalesce(tweet[name], _zero(kind)).alias(name))
+    # Avro ignores bytes after the record: encoding the struct again must give the message's length,
+    # or random bytes and other schemas could pass as a (garbage) tweet.
+    encoded = to_avro(F.struct(*encodable), schema)
+    whole = F.when(read, F.length(encoded) == F.length(F.col("value"))).otherwise(False)
     reason = (
-        F.when(F.col("value").isNull(), F.lit("empty message"))
-        .when(tweet.isNull(), F.lit("not an Avro Tweet (schemas/tweet.avsc)"))
-        .when(tweet["id"].isNull() | (tweet["id"] <= 0), F.lit("tweet id missing or not positive"))
-        .when(F.coalesce(F.length(F.trim(tweet["user"])), F.lit(0)) == 0, F.lit("user missing"))
-        .when(tweet["created_at"].isNull(), F.lit("created_at missing"))
+        F.when(F.coalesce(F.length(F.col("value")), F.lit(0)) == 0, F.lit(EMPTY))
+        .when(~whole, F.lit(NOT_AVRO))
+        .when(F.coalesce(F.length(F.col("key")), F.lit(0)) > MAX_KEY_BYTES, F.lit(KEY_TOO_LONG))
+        .otherwise(limit_violation_column(tweet))
     )
     return decoded.withColumn("reason", reason)
+
+
+def _zero(kind: Any) -> Column:
+    """A non-null value of an Avro field type, as from_avro types it."""
+    if isinstance(kind, dict) and kind.get("logicalType") == "timestamp-millis":
+        return F.lit(0).cast("timestamp")
+    name = kind["type"] if isinstance(kind, dict) else kind
+    return {"long": F.lit(0).cast("long"), "int": F.lit(0), "string": F.lit(""), "boolean": F.lit(False),
+            "double": F.lit(0.0), "float": F.lit(0.0).cast("float")}[name]
 
 
 @dataclass(frozen=True)
 class Message:
     """One message of a micro-batch on the driver: where and when it arrived, and either the job's
-    columns of its tweet (``tweet``) or why it is a dead letter (``reason``, with its raw bytes)."""
+    columns of its tweet (``tweet``, only for its id's first arrival in the micro-batch) or why it is a
+    dead letter (``reason``, with the first PREVIEW_BYTES of its key and value and their lengths).
+    A later copy of an id in the same micro-batch has neither."""
 
     kafka_partition: int
     kafka_offset: int
@@ -67,6 +137,8 @@ class Message:
     message_key: bytes | None
     message_value: bytes | None
     tweet: Row | None
+    key_length: int | None = None
+    value_length: int | None = None
 
     @property
     def id(self) -> int:
@@ -83,26 +155,63 @@ class Message:
         return from_epoch_ms(self.arrived_ms)
 
 
-def collect_messages(batch: DataFrame, tweet_columns: dict[str, Column]) -> list[Message]:
-    """The micro-batch on the driver, in one Spark job: decoded, checked, and for each good tweet the
-    job's ``tweet_columns`` (expressions over the ``tweet`` struct, such as its words).
+def first_arrival_rows(batch: DataFrame, tweet_columns: dict[str, Column], partitions: int) -> DataFrame:
+    """The micro-batch as the driver reads it: every message, in ``partitions`` partitions grouped by id,
+    the job's ``tweet_columns`` only on each id's first arrival (earliest arrived_at, partition, offset).
 
-    Micro-batches are bounded (--max-offsets-per-trigger), so they fit on the driver. What a job does
-    with them is a few Cassandra reads and writes; done from the driver, a micro-batch costs one Spark
-    job instead of six, which at a thousand tweets a second is most of its time (docs/design.md).
+    Spark picks the first arrivals (a window per id), so the driver may read the rows in any chunks: no
+    chunk ever splits an id's decision. One partition (an ordinary micro-batch) needs no shuffle.
     """
     checked = check_messages(batch)
-    dead = F.col("reason").isNotNull()
-    rows = checked.select(
-        "kafka_partition", "kafka_offset", F.unix_millis("arrived_at").alias("arrived_ms"), "reason",
-        F.when(dead, F.col("key")).alias("message_key"), F.when(dead, F.col("value")).alias("message_value"),
-        F.when(~dead, F.struct(*[column.alias(name) for name, column in tweet_columns.items()])).alias("tweet"),
-    ).collect()
-    return [Message(row.kafka_partition, row.kafka_offset, row.arrived_ms, row.reason,
-                    None if row.message_key is None else bytes(row.message_key),
-                    None if row.message_value is None else bytes(row.message_value), row.tweet)
-            for row in rows]
+    good = F.col("reason").isNull()
+    # Dead letters have no id to group by; their negative offsets spread them (ids are positive).
+    group = F.when(good, F.col("tweet.id")).otherwise(-1 - F.col("kafka_offset"))
+    slim = checked.select(
+        "tweet", "kafka_partition", "kafka_offset", F.unix_millis("arrived_at").alias("arrived_ms"), "reason",
+        group.alias("_group"),
+        # Only dead letters keep their bytes, and only a preview: nothing large crosses the shuffle.
+        F.when(~good, F.substring("key", 1, PREVIEW_BYTES)).alias("message_key"),
+        F.when(~good, F.substring("value", 1, PREVIEW_BYTES)).alias("message_value"),
+        F.when(~good, F.length("key")).alias("key_length"),
+        F.when(~good, F.length("value")).alias("value_length"),
+    )
+    grouped = slim.coalesce(1) if partitions <= 1 else slim.repartition(partitions, "_group")
+    order = Window.partitionBy("_group").orderBy("arrived_ms", "kafka_partition", "kafka_offset")
+    first = good & (F.row_number().over(order) == 1)
+    return grouped.select(
+        "kafka_partition", "kafka_offset", "arrived_ms", "reason", "message_key", "message_value",
+        F.when(first, F.struct(*[column.alias(name) for name, column in tweet_columns.items()])).alias("tweet"),
+        "key_length", "value_length",
+    )
 
+
+def read_messages(batch: DataFrame, tweet_columns: dict[str, Column], partitions: int = 1) -> Iterator[list[Message]]:
+    """The micro-batch on the driver in chunks of at most ROWS_PER_CHUNK messages (first_arrival_rows).
+
+    Partition by partition (toLocalIterator, the next one prefetched while the driver writes), so the
+    driver never holds more than a partition and a chunk; ``partitions`` is chosen by the caller so a
+    partition is about a chunk. What a job does with a chunk is a few Cassandra reads and writes, done
+    from the driver: one Spark job per partition, instead of several per micro-batch (docs/design.md).
+    """
+    rows = first_arrival_rows(batch, tweet_columns, partitions).toLocalIterator(prefetchPartitions=True)
+    chunk: list[Message] = []
+    for row in rows:
+        chunk.append(Message(
+            row.kafka_partition, row.kafka_offset, row.arrived_ms, row.reason,
+            None if row.message_key is None else bytes(row.message_key),
+            None if row.message_value is None else bytes(row.message_value), row.tweet,
+            row.key_length, row.value_length,
+        ))
+        if len(chunk) >= ROWS_PER_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def collect_messages(batch: DataFrame, tweet_columns: dict[str, Column]) -> list[Message]:
+    """The whole micro-batch as one list (small batches and tests; the jobs use read_messages)."""
+    return [message for chunk in read_messages(batch, tweet_columns) for message in chunk]
 
 
 @dataclass(frozen=True)
@@ -112,6 +221,13 @@ class BatchSummary:
     messages: int
     dead_letters: int
     next_offsets: dict[int, int]
+
+    def plus(self, other: BatchSummary) -> BatchSummary:
+        """The summary of both parts of a micro-batch (its chunks)."""
+        offsets = dict(self.next_offsets)
+        for partition, next_offset in other.next_offsets.items():
+            offsets[partition] = max(offsets.get(partition, 0), next_offset)
+        return BatchSummary(self.messages + other.messages, self.dead_letters + other.dead_letters, offsets)
 
 
 def summarize(messages: list[Message]) -> BatchSummary:
@@ -128,7 +244,8 @@ def summarize(messages: list[Message]) -> BatchSummary:
 
 
 def first_arrivals(tweets: Iterable[Message]) -> dict[int, Message]:
-    """Each tweet id's earliest arrival in the micro-batch (a replay sends ids again)."""
+    """Each tweet id's earliest arrival among ``tweets`` (read_messages already keeps one per id; this
+    keeps the rule for any list of messages)."""
     firsts: dict[int, Message] = {}
     for message in tweets:
         current = firsts.get(message.id)

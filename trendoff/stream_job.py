@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -20,7 +21,15 @@ from trendoff import cassandra_io, progress
 from trendoff.cassandra_writes import execute_all
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
-from trendoff.kafka_messages import Message, collect_messages, kafka_stream, summarize
+from trendoff.kafka_messages import (
+    ROWS_PER_CHUNK,
+    BatchSummary,
+    Message,
+    kafka_stream,
+    limit_avro_strings,
+    read_messages,
+    summarize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,25 +86,30 @@ def checkpoint_dir(settings: Settings, job: str, options: StreamOptions) -> Path
 
 
 
-def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> None:
-    """Store undecodable messages with where they were and why; they never stop the stream.
+def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> int:
+    """Store the messages that cannot take effect, with where they were and why; they never stop the stream.
 
-    Idempotent: keyed by (job, topic, partition, offset), a replay rewrites the same rows.
+    Each row holds at most the first PREVIEW_BYTES of the key and value (kafka_messages) and their
+    lengths, so any message gives a writable row. Idempotent: keyed by (job, topic, partition,
+    offset), a replay rewrites the same rows. Returns the number written.
     """
     dead = [message for message in messages if message.reason is not None]
+    if not dead:
+        return 0
     statement = session.prepare(
         f"INSERT INTO {settings.keyspace}.dead_letters (job, topic, kafka_partition, kafka_offset, reason, "
-        "message_key, message_value, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        "message_key, message_value, key_length, value_length, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     now = dt.datetime.now(dt.UTC)
     execute_all(session, statement, [
         (job, settings.topic, message.kafka_partition, message.kafka_offset, message.reason, message.message_key,
-         message.message_value, now)
+         message.message_value, message.key_length, message.value_length, now)
         for message in dead
     ])
     for message in dead[:3]:
         log.warning("%s: dead-lettered partition %d offset %d: %s", job, message.kafka_partition,
                     message.kafka_offset, message.reason)
+    return len(dead)
 
 
 class ProgressRecorder:
@@ -127,8 +141,11 @@ class ProgressRecorder:
                 current[partition] = next_offset
         return current
 
-    def lag(self, positions: dict[int, int]) -> int:
-        ends = progress.end_offsets(self.settings.bootstrap_servers, self.settings.topic)
+    def end_offsets(self) -> dict[int, int]:
+        return progress.end_offsets(self.settings.bootstrap_servers, self.settings.topic)
+
+    @staticmethod
+    def lag(positions: dict[int, int], ends: dict[int, int]) -> int:
         return sum(max(0, end - positions.get(p, 0)) for p, end in ends.items())
 
     def close(self) -> None:
@@ -159,43 +176,63 @@ class StepTimer:
 ProcessTweets = Callable[[Session, list[Message], "StepTimer"], dict[str, int]]
 
 
+def chunk_partitions(ends: dict[int, int], starts: dict[int, int], max_offsets_per_trigger: int | None) -> int:
+    """How many partitions the driver reads a micro-batch in, so each is about ROWS_PER_CHUNK messages.
+
+    The micro-batch holds at most the messages between ``starts`` (where the previous micro-batch of
+    this run ended; 0 when unknown) and the topic's ``ends`` read as it begins, and at most
+    maxOffsetsPerTrigger: an upper bound, so a partition never holds much more than a chunk. An
+    ordinary micro-batch is one partition: one Spark job, no shuffle.
+    """
+    messages = sum(max(0, end - starts.get(partition, 0)) for partition, end in ends.items())
+    if max_offsets_per_trigger:
+        messages = min(messages, max_offsets_per_trigger)
+    return max(1, math.ceil(messages / ROWS_PER_CHUNK))
+
+
 def micro_batch_handler(
     job: str,
     settings: Settings,
     recorder: ProgressRecorder,
     tweet_columns: dict[str, Column],
     process_tweets: ProcessTweets,
+    max_offsets_per_trigger: int | None = None,
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function both jobs run: collect, dead letters, the job's own work, progress.
+    """The foreachBatch function both jobs run: read in chunks, dead letters, the job's own work, progress.
 
-    ``tweet_columns`` are what the job needs of each good tweet (collect_messages);
-    ``process_tweets(session, tweets, timer)`` writes the job's rows with the job's driver session and
-    returns figures to log. Progress is written last, so it never runs ahead of the rows.
+    ``tweet_columns`` are what the job needs of each good tweet (read_messages);
+    ``process_tweets(session, tweets, timer)`` writes the job's rows for one chunk of first arrivals
+    (each id in one chunk only) with the job's driver session and returns figures to log. Progress is
+    written last, once every chunk is written, so it never runs ahead of the rows.
     """
+    starts: dict[int, int] = {}  # where this run's previous micro-batch ended, per partition
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         timer = StepTimer()
-        messages = collect_messages(batch, tweet_columns)
+        ends = recorder.end_offsets()
+        partitions = chunk_partitions(ends, starts, max_offsets_per_trigger)
+        summary = BatchSummary(0, 0, {})
+        figures: dict[str, int] = {}
+        for chunk in read_messages(batch, tweet_columns, partitions):
+            timer.lap("read")
+            summary = summary.plus(summarize(chunk))
+            if write_dead_letters(recorder.session, settings, job, chunk):
+                timer.lap("dead letters")
+            good = [message for message in chunk if message.tweet is not None]
+            for name, value in process_tweets(recorder.session, good, timer).items():
+                figures[name] = figures.get(name, 0) + value
         timer.lap("read")
-        if not messages:
+        if not summary.messages:
             return
-        summary = summarize(messages)
-        if summary.dead_letters:
-            write_dead_letters(recorder.session, settings, job, messages)
-            timer.lap("dead letters")
-        good = [message for message in messages if message.reason is None]
-        figures = process_tweets(recorder.session, good, timer)
+        starts.update(summary.next_offsets)
         positions = recorder.record(summary.next_offsets)
-        lag = recorder.lag(positions)
         timer.lap("progress")
         details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
-        log.info("%s batch %d: messages %s, %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
-                 f"{summary.messages:,}", details, f"{summary.dead_letters:,}", f"{lag:,}",
-                 time.monotonic() - timer.started, timer.describe())
+        log.info("%s batch %d: messages %s in %d part(s), %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
+                 f"{summary.messages:,}", partitions, details, f"{summary.dead_letters:,}",
+                 f"{recorder.lag(positions, ends):,}", time.monotonic() - timer.started, timer.describe())
 
     return handle
-
-
 
 
 class StreamingJob:
@@ -211,7 +248,9 @@ class StreamingJob:
         self.name = f"{job}-{settings.topic}"
         self.options = options
         self.recorder = ProgressRecorder(settings, job)
-        handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets)
+        limit_avro_strings(spark)
+        handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets,
+                                     options.max_offsets_per_trigger)
         stream = kafka_stream(spark, settings, job, options.max_offsets_per_trigger)
         writer = (stream.writeStream.queryName(self.name).foreachBatch(handle)
                   .option("checkpointLocation", str(checkpoint_dir(settings, job, options))))

@@ -159,7 +159,8 @@ def test_readers_see_one_whole_version_while_batch_publishes(
 ) -> None:
     session = cassandra_session
     users = [f"user{n:03d}" for n in range(150)]
-    write_master(session, [(n, user, "alpha beta", False, LONG_AGO, None) for n, user in enumerate(users)])
+    # ids from 1: a tweet id must be positive (id 0 is skipped as bad-id, like any row breaking a limit)
+    write_master(session, [(n, user, "alpha beta", False, LONG_AGO, None) for n, user in enumerate(users, start=1)])
     first = run_batch(spark, pipeline_settings)
     write_master(session, [(1000 + n, user, "beta gamma", False, LONG_AGO, None) for n, user in enumerate(users)])
     answer_v1, answer_v2 = Counter(alpha=1, beta=1), Counter(alpha=1, beta=2, gamma=1)

@@ -8,18 +8,20 @@ import pytest
 
 from tests.support import free_port
 from trendoff.apps.cli import main as trendoff_main
-from trendoff.batch.job import main, parse_duration, run_batch
+from trendoff.batch.job import main, run_batch
 from trendoff.config import load_settings
 from trendoff.entry import run_main
 from trendoff.errors import TrendoffError
+from trendoff.times import parse_duration
 
 
-@pytest.mark.parametrize(("raw", "seconds"), [("30s", 30), ("15m", 900), ("1h", 3600), ("1.5h", 5400), (" 2m ", 120)])
+@pytest.mark.parametrize(("raw", "seconds"), [("30s", 30), ("15m", 900), ("1h", 3600), ("1.5h", 5400), (" 2m ", 120),
+                                            ("1d", 86400), ("500ms", 0.5)])
 def test_durations(raw: str, seconds: float) -> None:
     assert parse_duration(raw) == seconds
 
 
-@pytest.mark.parametrize("raw", ["15", "15 m", "m", "0s", "-5m", "1d", "15min", ""])
+@pytest.mark.parametrize("raw", ["15", "15 m", "m", "0s", "-5m", "1w", "15min", ""])
 def test_bad_durations_are_user_mistakes(raw: str) -> None:
     with pytest.raises(TrendoffError) as caught:
         parse_duration(raw)
@@ -30,7 +32,7 @@ def test_bad_every_ends_with_one_line_and_exit_2_before_any_connection(capsys: p
     # Parsed before Cassandra or Spark are touched, so this needs no services.
     assert run_main(main, ["--every", "soon"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "trendoff: error: 'soon' is not a duration like 30s, 15m or 1h"
+    assert err.strip() == "trendoff: error: 'soon' is not a duration such as 500ms, 2s, 15m, 1h or 2d"
     assert run_main(main, ["--keep-minutes", "-1"]) == 2
 
 

@@ -9,8 +9,8 @@ import yaml
 
 from tests.support import PROJECT_ROOT
 from trendoff.apps.cli import COMMANDS
-from trendoff.batch.job import parse_duration
 from trendoff.config import ENV_VARS, Settings
+from trendoff.times import parse_duration
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,71 @@
+"""Writes sized by bytes, never by a row count alone (issue 11): how rows are cut into unlogged batches,
+how a row's size is estimated, and how many parts a micro-batch is read in (cases written out by hand)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from cassandra.query import UNSET_VALUE
+
+from trendoff.cassandra_writes import (
+    MAX_BATCH_BYTES,
+    ROW_OVERHEAD_BYTES,
+    VALUE_OVERHEAD_BYTES,
+    plan_batches,
+    statement_bytes,
+)
+from trendoff.stream_job import chunk_partitions
+
+KIB = 1024
+
+
+def runs(sizes: list[int], max_rows: int, max_bytes: int = MAX_BATCH_BYTES) -> list[list[int]]:
+    return [list(run) for run in plan_batches(sizes, max_rows, max_bytes)]
+
+
+def test_small_rows_are_cut_by_the_row_count() -> None:
+    assert runs([50] * 7, max_rows=3) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_ten_five_kb_texts_never_share_one_batch_over_the_bound() -> None:
+    # The case that stopped ingest for good: ten ~5 KB tweets in one 10-partition batch (~50 KiB).
+    sizes = [5_100] * 10
+    assert runs(sizes, max_rows=10) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert all(sum(sizes[i] for i in run) <= 20 * KIB for run in runs(sizes, max_rows=10))
+
+
+def test_a_row_over_the_bound_goes_alone_and_its_neighbours_still_batch() -> None:
+    assert runs([100, 100, 30 * KIB, 100, 100], max_rows=10) == [[0, 1], [2], [3, 4]]
+    assert runs([30 * KIB, 30 * KIB], max_rows=10) == [[0], [1]]
+
+
+def test_a_run_may_fill_the_bound_exactly_but_not_pass_it() -> None:
+    assert runs([10, 10, 10, 1], max_rows=10, max_bytes=30) == [[0, 1, 2], [3]]
+    assert runs([10, 21], max_rows=10, max_bytes=30) == [[0], [1]]
+
+
+def test_no_rows_no_batches() -> None:
+    assert runs([], max_rows=10) == []
+
+
+def test_a_statement_is_estimated_from_its_serialized_values() -> None:
+    # What the driver's BoundStatement.bind leaves in .values: bytes, None for a null, UNSET for unset.
+    bound = SimpleNamespace(values=[b"\x00" * 8, b"x" * 5_000, None, UNSET_VALUE])
+    assert statement_bytes(bound) == ROW_OVERHEAD_BYTES + (VALUE_OVERHEAD_BYTES + 8) + (VALUE_OVERHEAD_BYTES + 5_000)
+
+
+def test_an_ordinary_micro_batch_is_read_in_one_part() -> None:
+    # 4 partitions, 300 new messages since the previous micro-batch of this run.
+    assert chunk_partitions({0: 1_100, 1: 1_000, 2: 1_000, 3: 1_000}, {0: 1_000, 1: 900, 2: 950, 3: 950}, 50_000) == 1
+
+
+def test_a_large_micro_batch_is_read_in_parts_of_about_a_chunk() -> None:
+    # 50,000 messages in the micro-batch: 50 parts of about ROWS_PER_CHUNK (1,000).
+    assert chunk_partitions({0: 12_500, 1: 12_500, 2: 12_500, 3: 12_500}, {}, 50_000) == 50
+
+
+def test_the_first_micro_batch_of_a_run_is_bounded_by_max_offsets() -> None:
+    # Nothing known about where it starts: everything on the topic counts, up to maxOffsetsPerTrigger.
+    assert chunk_partitions({0: 4_000_000}, {}, 50_000) == 50
+    assert chunk_partitions({0: 2_500}, {}, None) == 3
+    assert chunk_partitions({0: 0, 1: 0}, {}, 50_000) == 1
