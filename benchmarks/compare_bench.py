@@ -10,50 +10,27 @@ Fills a throwaway keyspace (dropped at the end) with a published batch version (
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import random
 import statistics
 import time
 import uuid
 
-from cassandra.concurrent import execute_concurrent_with_args
+from serve_bench import fill_views  # benchmarks run as scripts from this folder
 
 from trendoff import cassandra_io
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.serving.query import compare
 from trendoff.serving.views import ViewReader
-from trendoff.view_keys import batch_bucket
 
 
 def run(users: int = 10_000, queries: int = 1_000, seed: int = 5) -> dict[str, float]:
     settings = load_settings(keyspace=f"bench_compare_{uuid.uuid4().hex[:8]}")
-    session = cassandra_io.connect(settings)
-    cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+    handles = fill_views(settings, users, seed)  # the same views the service benchmark times
     rng = random.Random(seed)
-    vocabulary = [f"word{n}" for n in range(5000)]
-    ks = settings.keyspace
+    session = cassandra_io.connect(settings)
     try:
-        handles = [f"user{n:05d}" for n in range(users)]
-        batch_rows = []
-        for handle in handles:
-            words = rng.sample(vocabulary, rng.randint(100, 1000))
-            counts = {w: rng.randint(1, 50) for w in words}
-            batch_rows.append((1, batch_bucket(handle), handle, json.dumps(counts), len(words)))
-        insert = session.prepare(f"INSERT INTO {ks}.batch_words (version, bucket, user, word_counts, tweets_counted) "
-                                 "VALUES (?, ?, ?, ?, ?)")
-        execute_concurrent_with_args(session, insert, batch_rows, concurrency=64)
-        cutoff = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-        speed = session.prepare(f"INSERT INTO {ks}.speed_words (user, arrival_minute, word, tweet_id, count) "
-                                "VALUES (?, ?, ?, ?, 1)")
-        speed_rows = [(h, cutoff + dt.timedelta(minutes=rng.randint(0, 14)), rng.choice(vocabulary), n, )
-                      for n, h in enumerate(rng.choices(handles, k=users * 5))]
-        execute_concurrent_with_args(session, speed, speed_rows, concurrency=64)
-        session.execute(
-            f"INSERT INTO {ks}.batch_published (view_name, version, arrival_cutoff) VALUES ('words', 1, %s)", (cutoff,)
-        )
-        reader = ViewReader(session, ks)
+        reader = ViewReader(session, settings.keyspace)
         for _ in range(50):  # warm up prepared statements and caches
             compare(reader, *rng.sample(handles, 2))
         latencies = []
@@ -64,7 +41,7 @@ def run(users: int = 10_000, queries: int = 1_000, seed: int = 5) -> dict[str, f
             latencies.append((time.perf_counter() - started) * 1000)
             assert answer.top, "random users share words"
     finally:
-        session.execute(f"DROP KEYSPACE IF EXISTS {ks}", timeout=120)
+        session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
         session.cluster.shutdown()
     latencies.sort()
     return {"users": float(users), "queries": float(queries), "p50_ms": statistics.median(latencies),

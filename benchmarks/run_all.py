@@ -24,6 +24,7 @@ SUITE = [
     ("streaming", ["streaming_bench.py"], ["streaming_bench.py", "--tweets", "5000", "--seconds", "15"]),
     ("batch", ["batch_bench.py"], ["batch_bench.py", "--tweets", "100000"]),
     ("compare", ["compare_bench.py"], ["compare_bench.py", "--users", "2000", "--queries", "300"]),
+    ("serve", ["serve_bench.py"], ["serve_bench.py", "--users", "2000", "--requests", "300"]),
 ]
 
 
