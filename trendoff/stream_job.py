@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cassandra.cluster import Session
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
@@ -282,6 +283,7 @@ class StreamingJob:
 
         Always stops the job, and re-raises the query's failure as the job's own.
         """
+        failure: BaseException | None = None
         try:
             if self.options.until_idle:
                 finished = self.query.awaitTermination(self.options.timeout_seconds)
@@ -292,8 +294,38 @@ class StreamingJob:
             else:
                 while self.query.isActive:
                     self.query.awaitTermination(5)
+        except StreamingQueryException as error:  # awaitTermination re-raises the query's failure
+            failure = error
         finally:
             self.stop()
-        failure = self.failure()
+        failure = failure or self.failure()
         if failure is not None:
+            known = known_failure(self.name, str(failure))
+            if known is not None:
+                raise known from failure
             raise RuntimeError(f"{self.name} failed: {failure}") from failure
+
+
+# Operational failures a user can act on, recognised in the query's failure text (Spark wraps them in a
+# JVM traceback): (marker, reason, what to say after the job's name).
+_KNOWN_FAILURES = (
+    ("some data may have been missed", "offsets-gone",
+     "the topic's offsets no longer match this job's checkpoint (the topic was recreated, or retention deleted "
+     "messages it had not read): start over with --reset (locally: `trendoff stack down --wipe` wipes both)"),
+    ("OffsetOutOfRange", "offsets-gone",
+     "messages this job had not read yet were deleted by the topic's retention: start over with --reset"),
+    ("NoHostAvailable", "cassandra-unreachable",
+     "Cassandra stopped answering: check it (`trendoff stack status`), then start the job again; "
+     "it resumes from its checkpoint"),
+    ("AllNodesFailedException", "cassandra-unreachable",
+     "Cassandra stopped answering: check it (`trendoff stack status`), then start the job again; "
+     "it resumes from its checkpoint"),
+)
+
+
+def known_failure(job_name: str, failure_text: str) -> TrendoffError | None:
+    """The one-line error for a streaming failure a user can act on, or None for any other (a bug)."""
+    for marker, reason, advice in _KNOWN_FAILURES:
+        if marker in failure_text:
+            return TrendoffError(reason, f"{job_name} stopped: {advice}")
+    return None
