@@ -91,6 +91,10 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
               for tweets in read_inputs(paths, spec_for, args.rows_per_file)]
 
     print("[2/5] starting Spark with the ingest and speed streaming jobs", flush=True)
+    from pyspark.sql import SparkSession
+
+    # A session that was running before the demo (the test suite's) is not the demo's to stop.
+    own_spark = SparkSession.getActiveSession() is None
     spark = spark_session(settings, "trendoff-demo")
     options = StreamOptions(trigger_seconds=2.0)
     jobs = [ingest_job(spark, settings, options), speed_job(spark, settings, options)]
@@ -109,7 +113,8 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         for job in jobs:
             job.stop()
         # Spark goes before the stack does: its connector would log connection failures for minutes.
-        spark.stop()
+        if own_spark:
+            spark.stop()
         for job in jobs:
             if job.failure() is not None:
                 raise RuntimeError(f"{job.name} failed: {job.failure()}")
