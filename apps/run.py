@@ -1,6 +1,6 @@
 """`trendoff run`: the pipeline as supervised processes: ingest, speed, batch on a schedule, optionally serve.
 
-Run:  trendoff run [--serve] [--batch-every 15m] [--trigger-seconds 2] [connection flags]
+Run:  trendoff run [--serve] [--batch-every 15m] [--trigger 2s] [connection flags]
 
 Each job runs through its own command line (`python -m trendoff.ingest`, ...), as a child in a process
 group of its own with its output in ``<run dir>/logs/<job>.log``; apps/supervisor.py restarts a child that
@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_options(parser)
     parser.add_argument("--batch-every", type=duration_type, default=DEFAULT_BATCH_EVERY_SECONDS, metavar="DURATION",
                         help=f"how often batch recounts the master table, {DURATION_HELP}, at least 1s (default 15m)")
-    parser.add_argument("--trigger-seconds", type=float, metavar="SECONDS",
-                        help="micro-batch interval of ingest and speed (default: theirs, 2)")
+    parser.add_argument("--trigger", dest="trigger_seconds", type=duration_type, metavar="DURATION",
+                        help="micro-batch interval of ingest and speed (default: theirs, 2s)")
     parser.add_argument("--serve", action="store_true", help="also run `trendoff serve`, the HTTP service")
     parser.add_argument("--serve-host", metavar="HOST", help="with --serve: the address it listens on")
     parser.add_argument("--serve-port", type=int, metavar="PORT", help="with --serve: the port it listens on")
@@ -62,7 +62,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.batch_every < 1:
         raise TrendoffError("bad-option", "--batch-every must be at least 1s (a batch run takes longer than that)")
     if args.trigger_seconds is not None and not args.trigger_seconds > 0:
-        raise TrendoffError("bad-option", "--trigger-seconds must be more than 0")
+        raise TrendoffError("bad-option", "--trigger must be more than 0 (e.g. 500ms or 2s)")
     if (args.serve_host is not None or args.serve_port is not None) and not args.serve:
         raise TrendoffError("bad-option", "--serve-host and --serve-port go with --serve")
     if args.serve_port is not None and not 0 < args.serve_port < 65536:
@@ -107,14 +107,14 @@ def child_environment(settings: Settings, environ: Mapping[str, str]) -> dict[st
 
 
 def _duration_flag(seconds: float) -> str:
-    """Seconds as the `batch --every` syntax ('900s'); whole seconds and at most three decimals."""
+    """Seconds as the one duration syntax ('900s', '0.5s'), at most three decimals."""
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def child_specs(args: argparse.Namespace, env: Mapping[str, str]) -> list[ChildSpec]:
     """The children of one `trendoff run`: each job through its own command line, as a user would start it."""
     python = sys.executable
-    stream_flags = [] if args.trigger_seconds is None else ["--trigger-seconds", f"{args.trigger_seconds:g}"]
+    stream_flags = [] if args.trigger_seconds is None else ["--trigger", _duration_flag(args.trigger_seconds)]
     specs = [
         ChildSpec("ingest", (python, "-m", "trendoff.ingest", *stream_flags), env),
         ChildSpec("speed", (python, "-m", "trendoff.speed", *stream_flags), env),

@@ -35,9 +35,8 @@ from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.errors import TrendoffError
 from trendoff.spark import job_spark_session
-from trendoff.times import parse_duration
+from trendoff.times import DURATION_HELP, duration_or_zero_type, duration_type
 from trendoff.tweet_limits import limit_violation_column
 from trendoff.view_keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
 from trendoff.words import user_word_counts
@@ -238,17 +237,17 @@ def run_batch(
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="trendoff batch", description=__doc__.splitlines()[0])
     add_connection_options(parser)
-    parser.add_argument("--every", help="run on a schedule (e.g. 30s, 15m, 1h) until stopped; default: once")
+    parser.add_argument("--every", type=duration_type, metavar="DURATION",
+                        help=f"run on a schedule until stopped, {DURATION_HELP}; default: once")
     parser.add_argument("--count-retweets", action="store_true", help="count the words of retweets too")
-    parser.add_argument("--clock-skew-seconds", type=float, default=DEFAULT_CLOCK_SKEW_SECONDS,
-                        help="margin for clock skew between this host and the brokers (default 2)")
-    parser.add_argument("--keep-minutes", type=float, default=60.0,
-                        help="keep replaced versions this long for readers still on them (default 60)")
+    parser.add_argument("--clock-skew", dest="clock_skew_seconds", type=duration_or_zero_type, metavar="DURATION",
+                        default=DEFAULT_CLOCK_SKEW_SECONDS,
+                        help="margin for clock skew between this host and the brokers (default 2s)")
+    parser.add_argument("--keep", dest="keep_seconds", type=duration_or_zero_type, default=3600.0, metavar="DURATION",
+                        help="keep replaced versions this long for readers still on them (default 1h)")
     args = parser.parse_args(argv)
-    period = parse_duration(args.every) if args.every else None
-    if args.clock_skew_seconds < 0 or args.keep_minutes < 0:
-        raise TrendoffError("bad-option", "--clock-skew-seconds and --keep-minutes cannot be negative")
-    options = BatchOptions(args.count_retweets, args.clock_skew_seconds, args.keep_minutes)
+    period = args.every
+    options = BatchOptions(args.count_retweets, args.clock_skew_seconds, args.keep_seconds / 60.0)
     settings = settings_from_args(args)
     log.info("batch settings: %s, %s", settings.describe(), options)
     spark = job_spark_session(settings, "trendoff-batch")

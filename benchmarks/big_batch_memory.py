@@ -65,7 +65,7 @@ def produce(settings: Settings, tweets: int, chars: int) -> None:
 
 def run_job(job: str, settings: Settings, checkpoint: Path) -> tuple[int, float, float, float]:
     """(exit code, seconds, peak RSS MiB of the Python driver, of its JVM) of one job run until idle."""
-    command = [sys.executable, "-m", f"trendoff.{job}", "--until-idle", "--timeout-seconds", "3600",
+    command = [sys.executable, "-m", f"trendoff.{job}", "--until-idle", "--timeout", "1h",
                "--checkpoint", str(checkpoint), "--bootstrap", settings.bootstrap_servers,
                "--cassandra", ",".join(settings.cassandra_contact_points),
                "--cassandra-port", str(settings.cassandra_port), "--keyspace", settings.keyspace,

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SUITE = [
     ("producer", ["producer_bench.py"], ["producer_bench.py", "--tweets", "20000"]),
-    ("streaming", ["streaming_bench.py"], ["streaming_bench.py", "--tweets", "5000", "--seconds", "15"]),
+    ("streaming", ["streaming_bench.py"], ["streaming_bench.py", "--tweets", "5000", "--duration", "15s"]),
     ("batch", ["batch_bench.py"], ["batch_bench.py", "--tweets", "100000"]),
     ("compare", ["compare_bench.py"], ["compare_bench.py", "--users", "2000", "--queries", "300"]),
     ("serve", ["serve_bench.py"], ["serve_bench.py", "--users", "2000", "--requests", "300"]),

@@ -1,12 +1,12 @@
 """Streaming throughput and freshness: ingest and speed running together against the real stack.
 
 Run against a running stack (`trendoff stack up`, or TRENDOFF_KAFKA_BOOTSTRAP + TRENDOFF_CASSANDRA_HOSTS):
-    python benchmarks/streaming_bench.py [--tweets 20000] [--rate 1000] [--seconds 30] [--trigger-seconds 1]
+    python benchmarks/streaming_bench.py [--tweets 20000] [--rate 1000] [--duration 30s] [--trigger 1s]
 
 1. Sustained throughput: --tweets tweets are put on a fresh topic as fast as the producer can, while
    the jobs run (--jobs, default both); tweets/s = tweets / time until their progress tables reach the
    topic's end offsets.
-2. Freshness at --rate tweets/s for --seconds: five tweets a second are probes of one user; the
+2. Freshness at --rate tweets/s for --duration: five tweets a second are probes of one user; the
    time from producing a probe to its rows being readable in speed_words (polled every 100 ms) gives
    p50/p95/max.
 Uses a throwaway keyspace and topic (dropped at the end) and checkpoints in a temporary folder.
@@ -42,6 +42,7 @@ from trendoff.logs import configure_logging
 from trendoff.spark import spark_session
 from trendoff.speed.job import build_job as speed_job
 from trendoff.stream_job import StreamingJob, StreamOptions
+from trendoff.times import duration_type
 
 log = logging.getLogger("streaming_bench")
 
@@ -108,7 +109,7 @@ def job_process(job: str, settings: Settings, checkpoint: Path, trigger_seconds:
     command = [sys.executable, "-m", f"trendoff.{job}",
                "--bootstrap", settings.bootstrap_servers, "--cassandra", ",".join(settings.cassandra_contact_points),
                "--cassandra-port", str(settings.cassandra_port), "--keyspace", settings.keyspace,
-               "--topic", settings.topic, "--checkpoint", str(checkpoint), "--trigger-seconds", str(trigger_seconds)]
+               "--topic", settings.topic, "--checkpoint", str(checkpoint), "--trigger", f"{trigger_seconds:g}s"]
     with log_path.open("wb") as log_file:
         return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
 
@@ -194,8 +195,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tweets", type=int, default=20_000)
     parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--trigger-seconds", type=float, default=1.0)
+    parser.add_argument("--duration", dest="seconds", type=duration_type, default=30.0, metavar="DURATION")
+    parser.add_argument("--trigger", dest="trigger_seconds", type=duration_type, default=1.0, metavar="DURATION")
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--jobs", default="ingest,speed",
                         help="which jobs run (speed alone shows the speed layer's own freshness)")

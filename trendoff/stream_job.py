@@ -31,6 +31,7 @@ from trendoff.kafka_messages import (
     read_messages,
     summarize,
 )
+from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +53,21 @@ class StreamOptions:
 
 def add_stream_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("streaming")
-    group.add_argument("--trigger-seconds", type=float, default=2.0, help="micro-batch interval (default 2)")
+    group.add_argument("--trigger", dest="trigger_seconds", type=duration_type, default=2.0, metavar="DURATION",
+                       help=f"micro-batch interval, {DURATION_HELP} (default 2s)")
     group.add_argument("--until-idle", action="store_true",
                        help="process everything on the topic now, then stop (demos, tests, benchmarks)")
-    group.add_argument("--max-offsets-per-trigger", type=int, default=DEFAULT_MAX_OFFSETS_PER_TRIGGER,
+    group.add_argument("--max-offsets-per-trigger", type=int, default=DEFAULT_MAX_OFFSETS_PER_TRIGGER, metavar="N",
                        help=f"cap on messages per micro-batch (default {DEFAULT_MAX_OFFSETS_PER_TRIGGER:,})")
     group.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: under the data folder)")
     group.add_argument("--reset", action="store_true", help="delete this job's checkpoint first (re-reads the topic)")
-    group.add_argument("--timeout-seconds", type=float, default=1800.0,
-                       help="with --until-idle: give up after this long (default 1800)")
+    group.add_argument("--timeout", dest="timeout_seconds", type=duration_type, default=1800.0, metavar="DURATION",
+                       help="with --until-idle: give up after this long (default 30m)")
 
 
 def options_from_args(args: argparse.Namespace) -> StreamOptions:
     if args.trigger_seconds <= 0:
-        raise TrendoffError("bad-option", "--trigger-seconds must be greater than 0")
+        raise TrendoffError("bad-option", "--trigger must be more than 0 (e.g. 500ms or 2s)")
     if args.max_offsets_per_trigger is not None and args.max_offsets_per_trigger <= 0:
         raise TrendoffError("bad-option", "--max-offsets-per-trigger must be greater than 0")
     return StreamOptions(

@@ -33,11 +33,15 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 DURATION_HELP = "a duration such as 500ms, 2s, 15m, 1h or 2d"
 
 
-def parse_duration(raw: str) -> float:
-    """Every duration flag and setting takes one syntax: a number and a unit ('2s', '15m', '1.5h') -> seconds."""
-    matched = _DURATION.match(raw.strip())
-    if not matched or float(matched.group(1)) <= 0:
-        raise TrendoffError("bad-duration", f"{raw!r} is not {DURATION_HELP}")
+def parse_duration(raw: str, *, allow_zero: bool = False) -> float:
+    """Every duration flag and setting takes one syntax: a number and a unit ('2s', '15m', '1.5h') -> seconds.
+    Zero ('0', '0s') only where it means "none" (a margin, a grace period), never for an interval."""
+    text = raw.strip()
+    if allow_zero and text == "0":
+        return 0.0
+    matched = _DURATION.match(text)
+    if not matched or (float(matched.group(1)) <= 0 and not allow_zero):
+        raise TrendoffError("bad-duration", f"{raw!r} is not {DURATION_HELP}{' (or 0)' if allow_zero else ''}")
     return float(matched.group(1)) * _UNIT_SECONDS[matched.group(2)]
 
 
@@ -45,5 +49,13 @@ def duration_type(raw: str) -> float:
     """parse_duration for argparse: a bad value is argparse's usage error (exit 2), naming the flag."""
     try:
         return parse_duration(raw)
+    except TrendoffError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def duration_or_zero_type(raw: str) -> float:
+    """duration_type that also takes 0, for margins and grace periods."""
+    try:
+        return parse_duration(raw, allow_zero=True)
     except TrendoffError as error:
         raise argparse.ArgumentTypeError(error.message) from None

@@ -230,22 +230,6 @@ def exploded_words(
     return exploded.where(_keep_word(F.col("word")))
 
 
-def tweet_word_counts(
-    tweets: DataFrame,
-    *,
-    keep: list[str],
-    text: str = "text",
-    is_retweet: str = "is_retweet",
-    count_retweets: bool = False,
-) -> DataFrame:
-    """One row per tweet and word: the ``keep`` columns, ``word`` and ``count`` (times in that tweet).
-
-    ``keep`` must identify the tweet (include its id): rows are grouped by them.
-    """
-    exploded = exploded_words(tweets, keep=keep, text=text, is_retweet=is_retweet, count_retweets=count_retweets)
-    return exploded.groupBy(*keep, "word").agg(F.count(F.lit(1)).cast("int").alias("count"))
-
-
 def user_word_counts(
     tweets: DataFrame,
     *,

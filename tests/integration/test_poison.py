@@ -19,7 +19,6 @@ import fastavro
 import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from trendoff import avro_codec
 from trendoff.apps.dead_letters import main as dead_letters_main
@@ -33,8 +32,7 @@ from trendoff.serving.query import run_compare
 from trendoff.speed.job import build_job as speed_job
 from trendoff.stream_job import StreamOptions
 from trendoff.tweet_columns import PRESETS
-from trendoff.view_keys import user_key_column
-from trendoff.words import tweet_word_counts
+from trendoff.words import user_word_counts
 
 WHEN = dt.datetime(2017, 3, 1, 12, 0, tzinfo=dt.UTC)
 FIVE_KB = " ".join(["vote", "jobs", "america", "families", "tonight"] * 170)  # 5,100 characters of words
@@ -114,9 +112,8 @@ def expected_counts(spark: SparkSession, tweets: list[dict[str, Any]]) -> dict[s
     unique = list({t["id"]: t for t in tweets}.values())
     frame = spark.createDataFrame([(t["id"], t["user"], t["text"], t["is_retweet"]) for t in unique],
                                   "id long, user string, text string, is_retweet boolean")
-    rows = tweet_word_counts(frame.withColumn("user", user_key_column(F.col("user"))), keep=["id", "user"]).collect()
     counts: dict[str, Counter[str]] = {}
-    for row in rows:
+    for row in user_word_counts(frame).collect():
         counts.setdefault(row.user, Counter())[row.word] += row["count"]
     return counts
 

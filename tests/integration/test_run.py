@@ -91,7 +91,7 @@ def test_run_restarts_a_job_killed_9_and_stops_everything_on_sigterm(
         # Batch every 60 s: its first run starts at once (the answer needs one published version), and
         # back-to-back recounts would take the 2 cores of CI from the streaming jobs.
         supervisor = subprocess.Popen(
-            [sys.executable, "-m", "trendoff.apps.cli", "run", "--batch-every", "60s", "--trigger-seconds", "1",
+            [sys.executable, "-m", "trendoff.apps.cli", "run", "--batch-every", "60s", "--trigger", "1s",
              "--stop-timeout", "60s", *connection_args(settings)],
             env={**os.environ, "TRENDOFF_DATA_DIR": str(run_dir)}, stdout=output, stderr=subprocess.STDOUT,
         )

@@ -21,6 +21,13 @@ def test_durations(raw: str, seconds: float) -> None:
     assert parse_duration(raw) == seconds
 
 
+def test_zero_is_a_duration_only_where_it_is_allowed() -> None:
+    assert parse_duration("0", allow_zero=True) == parse_duration("0s", allow_zero=True) == 0.0
+    for raw in ("-1s", "00", "0x"):
+        with pytest.raises(TrendoffError):
+            parse_duration(raw, allow_zero=True)
+
+
 @pytest.mark.parametrize("raw", ["15", "15 m", "m", "0s", "-5m", "1w", "15min", ""])
 def test_bad_durations_are_user_mistakes(raw: str) -> None:
     with pytest.raises(TrendoffError) as caught:
@@ -28,12 +35,20 @@ def test_bad_durations_are_user_mistakes(raw: str) -> None:
     assert caught.value.reason == "bad-duration"
 
 
-def test_bad_every_ends_with_one_line_and_exit_2_before_any_connection(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--every", "soon"], "argument --every: 'soon' is not a duration such as 500ms, 2s, 15m, 1h or 2d"),
+    (["--every", "0s"], "argument --every: '0s' is not a duration"),
+    (["--keep=-1h"], "argument --keep: '-1h' is not a duration such as 500ms, 2s, 15m, 1h or 2d (or 0)"),
+    (["--clock-skew", "2"], "argument --clock-skew: '2' is not a duration"),
+])
+def test_bad_durations_end_with_a_usage_line_and_exit_2_before_any_connection(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Parsed before Cassandra or Spark are touched, so this needs no services.
-    assert run_main(main, ["--every", "soon"]) == 2
+    with pytest.raises(SystemExit) as stopped:
+        run_main(main, argv)
     err = capsys.readouterr().err
-    assert err.strip() == "trendoff: error: 'soon' is not a duration such as 500ms, 2s, 15m, 1h or 2d"
-    assert run_main(main, ["--keep-minutes", "-1"]) == 2
+    assert stopped.value.code == 2 and words in err and "Traceback" not in err
 
 
 def test_run_batch_refuses_a_misspelt_option_before_touching_any_service() -> None:
@@ -48,8 +63,9 @@ def test_the_trendoff_command_reaches_the_batch_and_load_csv_mains(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # As a user types them; each ends on its own argument check, before any service is touched.
-    assert trendoff_main(["batch", "--every", "soon"]) == 2
-    assert "'soon' is not a duration" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        trendoff_main(["batch", "--every", "soon"])
+    assert stopped.value.code == 2 and "'soon' is not a duration" in capsys.readouterr().err
     assert trendoff_main(["load-csv", str(tmp_path / "missing.csv")]) == 2
     err = capsys.readouterr().err
     assert "missing.csv" in err and "Traceback" not in err

@@ -19,8 +19,8 @@ import pytest
 from tests.support import wait_until
 from trendoff.apps import run
 from trendoff.apps.supervisor import Backoff, ChildSpec, Supervisor, describe_exit, read_status, run_dir_lock
-from trendoff.batch.job import parse_duration as batch_parse_duration
 from trendoff.errors import TrendoffError
+from trendoff.times import parse_duration as batch_parse_duration
 
 FAST = Backoff(initial_seconds=0.05, cap_seconds=0.2, healthy_seconds=60)
 
@@ -273,12 +273,12 @@ def test_one_supervisor_per_run_dir(tmp_path: Path) -> None:
 # The command's own pure parts: what it starts, with which settings.
 
 def test_run_starts_each_job_through_its_command_line(tmp_path: Path) -> None:
-    args = run.build_parser().parse_args(["--batch-every", "1.5m", "--trigger-seconds", "0.5"])
+    args = run.build_parser().parse_args(["--batch-every", "1.5m", "--trigger", "500ms"])
     run.check_arguments(args)
     specs = {spec.name: spec.argv for spec in run.child_specs(args, {})}
     assert specs == {
-        "ingest": (sys.executable, "-m", "trendoff.ingest", "--trigger-seconds", "0.5"),
-        "speed": (sys.executable, "-m", "trendoff.speed", "--trigger-seconds", "0.5"),
+        "ingest": (sys.executable, "-m", "trendoff.ingest", "--trigger", "0.5s"),
+        "speed": (sys.executable, "-m", "trendoff.speed", "--trigger", "0.5s"),
         "batch": (sys.executable, "-m", "trendoff.batch", "--every", "90s"),
     }
     default = run.build_parser().parse_args([])
@@ -298,7 +298,6 @@ def test_run_passes_the_effective_connection_settings_as_variables() -> None:
 
 @pytest.mark.parametrize(("argv", "reason", "words"), [
     (["--batch-every", "500ms"], "bad-option", "at least 1s"),
-    (["--trigger-seconds", "0"], "bad-option", "--trigger-seconds"),
     (["--serve-port", "8321"], "bad-option", "go with --serve"),
     (["--serve", "--serve-port", "70000"], "bad-option", "not a port"),
 ])

@@ -23,7 +23,6 @@ from trendoff.words import (
     exploded_words,
     lower_text,
     spark_ml_english_stop_words,
-    tweet_word_counts,
     user_word_counts,
     words_column,
 )
@@ -233,12 +232,12 @@ def test_null_text_gives_no_words(local_spark: SparkSession) -> None:
     assert frame.select(words_column(F.col("text"), F.col("rt")).alias("w")).first().w == []
 
 
-def test_word_counts_per_tweet_keep_repeats(local_spark: SparkSession) -> None:
+def test_exploded_words_keep_repeats_per_tweet(local_spark: SparkSession) -> None:
     frame = local_spark.createDataFrame(
         [(1, "Ann", "vote vote VOTE today", False), (2, "@ann", "vote later", False)],
         "id long, user string, text string, is_retweet boolean",
     ).withColumn("user", user_key(F.col("user")))
-    counts = {(r.id, r.user, r.word): r["count"] for r in tweet_word_counts(frame, keep=["id", "user"]).collect()}
+    counts = Counter((r.id, r.user, r.word) for r in exploded_words(frame, keep=["id", "user"]).collect())
     assert counts == {(1, "ann", "vote"): 3, (1, "ann", "today"): 1, (2, "ann", "vote"): 1, (2, "ann", "later"): 1}
 
 
