@@ -49,7 +49,8 @@ def _job_status(session: Session, settings: Settings, job: str, ends: dict[int, 
         f"SELECT kafka_partition, next_offset, updated_at FROM {settings.keyspace}.{progress.PROGRESS_TABLES[job]} "
         "WHERE topic = %s", (settings.topic,)))
     last = max((_utc(row.updated_at) for row in rows if row.updated_at), default=None)
-    answer: dict[str, Any] = {"last_batch_at": _iso(last), "last_batch_age_seconds": _age_seconds(last, now)}
+    answer: dict[str, Any] = {"consumer_group": progress.consumer_group(job, settings.keyspace, settings.topic),
+                              "last_batch_at": _iso(last), "last_batch_age_seconds": _age_seconds(last, now)}
     if ends is None:  # Kafka unreachable: no end offsets, so no lag
         answer.update(lag=None, lag_total=None)
     else:

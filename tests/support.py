@@ -315,3 +315,21 @@ def local_session() -> Iterator[SparkSession]:
                    .config("spark.driver.host", "127.0.0.1").getOrCreate())
     yield session
     session.stop()
+
+
+def kafka_consumer_group_lag(settings: Settings, group: str) -> dict[str, int]:
+    """LAG per partition of ``group`` as Kafka's own tool prints it (`kafka-consumer-groups --describe`,
+    ConsumerGroupCommand from the broker's jars); partitions without a committed offset are left out."""
+    from trendoff.stack.process import find_java
+
+    command = [find_java(), "-cp", str(PROJECT_ROOT / ".jvm" / "kafka" / "*"),
+               "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+               "--bootstrap-server", settings.bootstrap_servers, "--describe", "--group", group]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    lags: dict[str, int] = {}
+    for line in done.stdout.splitlines():
+        # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+        fields = line.split()
+        if len(fields) >= 6 and fields[0] == group and fields[1] == settings.topic and fields[5].isdigit():
+            lags[fields[2]] = int(fields[5])
+    return lags

@@ -20,11 +20,18 @@ log = logging.getLogger(__name__)
 PROGRESS_TABLES = {"ingest": "ingest_progress", "speed": "speed_progress"}
 
 
-def end_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
-    """The high watermark (offset of the next message) of every partition of ``topic``."""
-    consumer = Consumer(
-        {**client_config(bootstrap), "group.id": f"trendoff-probe-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
-    )
+def consumer_group(job: str, keyspace: str, topic: str) -> str:
+    """The Kafka consumer group a job's progress is committed to (as its checkpoint folder is named), so
+    Kafka's own tools (`kafka-consumer-groups --describe --group ...`) show the job's lag too."""
+    return f"trendoff-{job}-{keyspace}-{topic}"
+
+
+def _consumer(bootstrap: str, group: str) -> Consumer:
+    # Never subscribes: it reads watermarks and, for a job's group, commits offsets it is given.
+    return Consumer({**client_config(bootstrap), "group.id": group, "enable.auto.commit": False})
+
+
+def _end_offsets(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds: float) -> dict[int, int]:
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_seconds)
         described = metadata.topics.get(topic)
@@ -38,8 +45,59 @@ def end_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> di
         }
     except KafkaException as error:
         raise TrendoffError("kafka-unreachable", f"cannot read the end offsets of {topic}: {error}") from error
+
+
+def end_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
+    """The high watermark (offset of the next message) of every partition of ``topic``."""
+    consumer = _consumer(bootstrap, f"trendoff-probe-{uuid.uuid4().hex[:8]}")
+    try:
+        return _end_offsets(consumer, bootstrap, topic, timeout_seconds)
     finally:
         consumer.close()
+
+
+class JobGroup:
+    """A streaming job's one Kafka client: the topic's end offsets each micro-batch, and the job's
+    progress committed to its consumer group after the micro-batch's effects are in Cassandra.
+
+    The group's offsets are for people and monitoring; the job itself resumes from its checkpoint
+    and its progress table, so a failed commit is logged and never fails a micro-batch.
+    """
+
+    def __init__(self, bootstrap: str, job: str, keyspace: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group = consumer_group(job, keyspace, topic)
+        self._consumer: Consumer | None = None
+
+    @property
+    def consumer(self) -> Consumer:
+        if self._consumer is None:
+            self._consumer = _consumer(self.bootstrap, self.group)
+        return self._consumer
+
+    def end_offsets(self, timeout_seconds: float = 10.0) -> dict[int, int]:
+        return _end_offsets(self.consumer, self.bootstrap, self.topic, timeout_seconds)
+
+    def commit(self, positions: dict[int, int]) -> bool:
+        """Commit ``positions`` (next offset per partition) to the group; False (and a warning) on failure."""
+        if not positions:
+            return True
+        offsets = [TopicPartition(self.topic, partition, offset) for partition, offset in sorted(positions.items())]
+        try:
+            answered = self.consumer.commit(offsets=offsets, asynchronous=False) or []
+        except KafkaException as error:
+            log.warning("could not commit progress to consumer group %s (the job goes on): %s", self.group, error)
+            return False
+        failed = [f"p{tp.partition}: {tp.error}" for tp in answered if tp.error is not None]
+        if failed:
+            log.warning("consumer group %s refused offsets (the job goes on): %s", self.group, ", ".join(failed))
+        return not failed
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
 
 
 def job_positions(session: Session, keyspace: str, job: str, topic: str) -> dict[int, int]:

@@ -122,6 +122,7 @@ class ProgressRecorder:
         self.settings = settings
         self.job = job
         self.table = progress.PROGRESS_TABLES[job]
+        self.group = progress.JobGroup(settings.bootstrap_servers, job, settings.keyspace, settings.topic)
         self._session: Session | None = None
 
     @property
@@ -144,18 +145,25 @@ class ProgressRecorder:
                 current[partition] = next_offset
         return current
 
-    def end_offsets(self) -> dict[int, int]:
-        return progress.end_offsets(self.settings.bootstrap_servers, self.settings.topic)
+    def end_offsets(self) -> dict[int, int] | None:
+        """The topic's end offsets, or None when Kafka does not answer now (the micro-batch goes on without)."""
+        try:
+            return self.group.end_offsets()
+        except TrendoffError as error:
+            log.warning("%s: %s (sizing this micro-batch by --max-offsets-per-trigger)", self.job, error.message)
+            return None
 
     @staticmethod
-    def lag(positions: dict[int, int], ends: dict[int, int]) -> int:
-        return sum(max(0, end - positions.get(p, 0)) for p, end in ends.items())
+    def lag(positions: dict[int, int], ends: dict[int, int] | None) -> str:
+        if ends is None:
+            return "unknown"
+        return f"{sum(max(0, end - positions.get(p, 0)) for p, end in ends.items()):,}"
 
     def close(self) -> None:
+        self.group.close()
         if self._session is not None:
             self._session.cluster.shutdown()
             self._session = None
-
 
 
 class StepTimer:
@@ -179,14 +187,17 @@ class StepTimer:
 ProcessTweets = Callable[[Session, list[Message], "StepTimer"], dict[str, int]]
 
 
-def chunk_partitions(ends: dict[int, int], starts: dict[int, int], max_offsets_per_trigger: int | None) -> int:
+def chunk_partitions(ends: dict[int, int] | None, starts: dict[int, int], max_offsets_per_trigger: int | None) -> int:
     """How many partitions the driver reads a micro-batch in, so each is about ROWS_PER_CHUNK messages.
 
     The micro-batch holds at most the messages between ``starts`` (where the previous micro-batch of
     this run ended; 0 when unknown) and the topic's ``ends`` read as it begins, and at most
     maxOffsetsPerTrigger: an upper bound, so a partition never holds much more than a chunk. An
-    ordinary micro-batch is one partition: one Spark job, no shuffle.
+    ordinary micro-batch is one partition: one Spark job, no shuffle. Without end offsets (Kafka did
+    not answer) maxOffsetsPerTrigger is the bound.
     """
+    if ends is None:
+        return max(1, math.ceil((max_offsets_per_trigger or ROWS_PER_CHUNK) / ROWS_PER_CHUNK))
     messages = sum(max(0, end - starts.get(partition, 0)) for partition, end in ends.items())
     if max_offsets_per_trigger:
         messages = min(messages, max_offsets_per_trigger)
@@ -229,11 +240,13 @@ def micro_batch_handler(
             return
         starts.update(summary.next_offsets)
         positions = recorder.record(summary.next_offsets)
+        # Every partition, a partition with nothing read yet at 0, so Kafka's tools show the whole lag.
+        recorder.group.commit({**{partition: 0 for partition in ends or {}}, **positions})
         timer.lap("progress")
         details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
         log.info("%s batch %d: messages %s in %d part(s), %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
                  f"{summary.messages:,}", partitions, details, f"{summary.dead_letters:,}",
-                 f"{recorder.lag(positions, ends):,}", time.monotonic() - timer.started, timer.describe())
+                 recorder.lag(positions, ends), time.monotonic() - timer.started, timer.describe())
 
     return handle
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.support import connection_args, free_port, produce_tweets, run_until_idle
+from tests.support import connection_args, free_port, kafka_consumer_group_lag, produce_tweets, run_until_idle
 from trendoff import progress
 from trendoff.apps import status as status_app
 from trendoff.apps.status import pipeline_status
@@ -66,6 +66,11 @@ def test_lag_goes_to_zero_as_each_job_catches_up(
     produce_tweets(settings, tweets(35)[30:], partition=1)
     behind = pipeline_status(settings, None)
     assert lags(behind)["ingest"] == {**zero, "1": 5} and behind["jobs"]["speed"]["lag_total"] == 5
+    # Kafka's own tool reads the same lag from the offsets each job commits to its consumer group.
+    for job in ("ingest", "speed"):
+        group = behind["jobs"][job]["consumer_group"]
+        assert group == f"trendoff-{job}-{settings.keyspace}-{settings.topic}"
+        assert kafka_consumer_group_lag(settings, group) == lags(behind)[job]
 
     capsys.readouterr()
     assert run_main(status_app.main, connection_args(settings)) == 0

@@ -69,3 +69,6 @@ def test_the_first_micro_batch_of_a_run_is_bounded_by_max_offsets() -> None:
     assert chunk_partitions({0: 4_000_000}, {}, 50_000) == 50
     assert chunk_partitions({0: 2_500}, {}, None) == 3
     assert chunk_partitions({0: 0, 1: 0}, {}, 50_000) == 1
+    # Kafka did not answer the end offsets: the micro-batch is at most maxOffsetsPerTrigger.
+    assert chunk_partitions(None, {0: 5}, 50_000) == 50
+    assert chunk_partitions(None, {}, None) == 1
