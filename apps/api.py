@@ -8,13 +8,15 @@ Cassandra not answering 503.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 from cassandra import DriverException
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import NoHostAvailable, ResponseFuture, Session
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -27,7 +29,7 @@ from trendoff.apps.status import pipeline_status
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP
-from trendoff.serving.query import compare, users_by_prefix
+from trendoff.serving.query import start_compare, users_by_prefix
 from trendoff.serving.views import USERS_LIMIT, ViewReader
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 # A handle longer than this cannot be in the views (their keys have at most 100 characters); the bound
 # also keeps a query parameter from becoming a partition key Cassandra refuses (64 KiB).
 MAX_HANDLE_CHARS = 200
-# Users whose batch counts the service keeps in memory (a user's counts are a few KB to a few MB).
-BATCH_CACHE_USERS = 2_000
+# The batch rows the service keeps in memory, as their JSON text: 10,000 users of ~500 words fit in
+# ~100 MiB (a row is at most 4 MiB).
+BATCH_CACHE_BYTES = 256 * 1024 * 1024
 # TrendoffError reasons that are the caller's mistake, by HTTP status; any other reason is a 503.
 _STATUS_BY_REASON = {"unknown-user": 404, "bad-user": 422}
 
@@ -77,6 +80,28 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def driver_futures_done(futures: list[ResponseFuture]) -> None:
+    """Wait, without blocking the event loop, until every driver future has an answer or an error (the
+    driver calls back on its own thread; one wake-up of the loop for all of them)."""
+    if not futures:
+        return
+    loop = asyncio.get_running_loop()
+    all_done: asyncio.Future[None] = loop.create_future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_outcome: object = None) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            loop.call_soon_threadsafe(lambda: all_done.done() or all_done.set_result(None))
+
+    for future in futures:
+        future.add_callbacks(one_done, one_done)
+    await all_done
+
+
 def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse({"error": reason, "message": message}, status_code=status)
 
@@ -110,9 +135,12 @@ def create_app(settings: Settings, session: Session) -> FastAPI:
     """The service over an open session (prepared here; the caller closes the session after the app stops)."""
     # Batch rows are immutable per version, so the service keeps the users it was asked about; the
     # published row is re-read at most once a second (a new batch shows within a second).
-    reader = ViewReader(session, settings.keyspace, batch_cache_size=BATCH_CACHE_USERS, published_max_age_seconds=1.0)
+    reader = ViewReader(session, settings.keyspace, batch_cache_bytes=BATCH_CACHE_BYTES,
+                        published_max_age_seconds=1.0)
     # The interactive docs pages load their scripts from a CDN, so only the OpenAPI document is served.
+    # FastAPI's own OpenTelemetry hooks are off: nothing here sets up a tracer, and asking costs each request.
     app = FastAPI(title="trendoff", version=__version__, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False},
                   description="The words two Twitter/X accounts both use: the published batch view plus the "
                               "newer speed minutes, as `trendoff compare --json` prints them.")
     app.add_exception_handler(TrendoffError, _trendoff_error)
@@ -121,16 +149,19 @@ def create_app(settings: Settings, session: Session) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
 
-    # Plain `def` endpoints: the driver's calls block, so they run in the server's thread pool.
+    # /api/compare, the busy one, waits for its reads in the event loop; the others are plain `def`
+    # endpoints (the driver's calls block) and run in the server's thread pool.
     @app.get("/api/compare", response_model=ComparisonOut,
              responses={404: {"model": ApiError, "description": "a user the views know nothing about"}, **_ERRORS})
-    def api_compare(
+    async def api_compare(
         a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, description="a screen name")],
         b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, description="the other screen name")],
         top: Annotated[int, Query(ge=1, description="how many words")] = DEFAULT_TOP,
     ) -> JSONResponse:
         """The words both users use, ranked by the smaller count, then the sum, then the word."""
-        return JSONResponse(compare(reader, a, b, top).as_json())
+        in_flight = start_compare(reader, a, b, top)
+        await driver_futures_done(in_flight.counts.futures)
+        return JSONResponse(in_flight.finish().as_json())
 
     @app.get("/api/users", response_model=UsersOut, responses=_ERRORS)
     def api_users(

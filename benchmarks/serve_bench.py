@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import socket
 import statistics
@@ -23,6 +24,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from pathlib import Path
 
 from cassandra.concurrent import execute_concurrent_with_args
 
@@ -89,6 +91,25 @@ async def _level(port: int, pairs: list[tuple[str, str]], clients: int, requests
     return latencies, time.perf_counter() - started
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cassandra_pid(settings: Settings) -> int | None:
+    """The local stack's Cassandra node (run/cassandra/pid), for its CPU per request; None when external."""
+    try:
+        return int((settings.run_dir / "cassandra" / "pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -102,6 +123,7 @@ def run(users: int = 10_000, requests: int = 2_000, levels: tuple[int, ...] = (1
     service: subprocess.Popen[bytes] | None = None
     try:
         handles = fill_views(settings, users, seed)
+        cassandra_pid = _cassandra_pid(settings)
         service = subprocess.Popen(
             [sys.executable, "-m", "trendoff.apps.cli", "serve", "--port", str(port), "--keyspace", settings.keyspace,
              "--cassandra", ",".join(settings.cassandra_contact_points), "--cassandra-port",
@@ -121,11 +143,15 @@ def run(users: int = 10_000, requests: int = 2_000, levels: tuple[int, ...] = (1
         asyncio.run(_level(port, warm, 10, len(warm)))  # prepared statements, caches, thread pool
         for clients in levels:
             pairs = [tuple(rng.sample(handles, 2)) for _ in range(requests)]
+            cpu_before = [_cpu_seconds(pid) for pid in (service.pid, cassandra_pid, os.getpid())]
             latencies, seconds = asyncio.run(_level(port, pairs, clients, requests))
+            cpu = [(_cpu_seconds(pid) - before) * 1000 / requests
+                   for pid, before in zip((service.pid, cassandra_pid, os.getpid()), cpu_before, strict=True)]
             latencies.sort()
             figures[clients] = {"requests": float(len(latencies)), "p50_ms": statistics.median(latencies),
                                 "p95_ms": latencies[int(0.95 * len(latencies)) - 1], "max_ms": latencies[-1],
-                                "per_second": len(latencies) / seconds}
+                                "per_second": len(latencies) / seconds, "service_cpu_ms": cpu[0],
+                                "cassandra_cpu_ms": cpu[1], "client_cpu_ms": cpu[2]}
         return figures
     finally:
         if service is not None:
@@ -149,7 +175,8 @@ def main() -> None:
     for clients, f in run(args.users, args.requests, levels).items():
         print(f"serve /api/compare, {clients} concurrent clients, {f['requests']:,.0f} requests, {args.users:,} "
               f"users: p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, max {f['max_ms']:.1f} ms, "
-              f"{f['per_second']:,.0f} requests/s")
+              f"{f['per_second']:,.0f} requests/s; CPU per request: service {f['service_cpu_ms']:.2f} ms, "
+              f"Cassandra {f['cassandra_cpu_ms']:.2f} ms, client {f['client_cpu_ms']:.2f} ms")
 
 
 if __name__ == "__main__":

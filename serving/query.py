@@ -9,7 +9,7 @@ from typing import Any
 from trendoff.cassandra_io import connect
 from trendoff.config import Settings
 from trendoff.serving.compare import DEFAULT_TOP, MutualWord, rank_mutual
-from trendoff.serving.views import USERS_LIMIT, Published, ViewReader
+from trendoff.serving.views import USERS_LIMIT, CountsInFlight, Published, ViewReader
 from trendoff.view_keys import user_key
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,30 @@ class Comparison:
         return "\n".join(lines)
 
 
-def compare(reader: ViewReader, user_a: str, user_b: str, top: int = DEFAULT_TOP) -> Comparison:
+@dataclass(frozen=True)
+class ComparisonInFlight:
+    """A comparison whose reads are sent: ``finish()`` ranks the words once they are in."""
+
+    users: tuple[str, str]
+    counts: CountsInFlight
+    top: int
+
+    def finish(self) -> Comparison:
+        answers = self.counts.finish()
+        counts_a, counts_b = (answers[0], answers[0]) if len(answers) == 1 else answers
+        return Comparison(self.users, self.counts.published, rank_mutual(counts_a, counts_b, self.top))
+
+
+def start_compare(reader: ViewReader, user_a: str, user_b: str, top: int = DEFAULT_TOP) -> ComparisonInFlight:
     """One consistent comparison: the published version is read once and used for both users."""
     published = reader.published()
-    counts_a = reader.user_counts(user_a, published)
-    counts_b = counts_a if user_key(user_a) == user_key(user_b) else reader.user_counts(user_b, published)
-    return Comparison((user_key(user_a), user_key(user_b)), published, rank_mutual(counts_a, counts_b, top))
+    users = (user_key(user_a), user_key(user_b))
+    handles = [user_a] if users[0] == users[1] else [user_a, user_b]
+    return ComparisonInFlight(users, reader.start_counts(handles, published), top)
+
+
+def compare(reader: ViewReader, user_a: str, user_b: str, top: int = DEFAULT_TOP) -> Comparison:
+    return start_compare(reader, user_a, user_b, top).finish()
 
 
 def users_by_prefix(reader: ViewReader, prefix: str, limit: int = USERS_LIMIT) -> list[str]:

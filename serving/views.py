@@ -9,8 +9,9 @@ import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from cassandra.cluster import Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, ResponseFuture, Session
 from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import tuple_factory
 
 from trendoff.cassandra_io import WORDS_VIEW
 from trendoff.errors import TrendoffError
@@ -36,20 +37,26 @@ class Published:
 class ViewReader:
     """Prepared once per process; each comparison reads the published row once and sticks to it.
 
-    A long-lived reader (the HTTP service) may cache: ``batch_cache_size`` users' batch counts, keyed by
-    (version, user) — a batch version is never rewritten once written, so a cached row is never stale —
-    and the published row for ``published_max_age_seconds`` (a new version is then seen that much later;
-    each answer still uses one version throughout). The CLI's one-shot reader caches nothing.
+    A long-lived reader (the HTTP service) may cache: the batch rows of users it was asked about, up to
+    ``batch_cache_bytes`` of their JSON text, keyed by (version, user) — a batch version is never
+    rewritten once written, so a cached row is never stale, and the text is about a tenth of the size
+    of the parsed counts — and the published row for ``published_max_age_seconds`` (a new version is
+    then seen that much later; each answer still uses one version throughout). The speed rows are
+    always read: they change with every micro-batch. The CLI's one-shot reader caches nothing.
     """
 
-    def __init__(self, session: Session, keyspace: str, batch_cache_size: int = 0,
+    def __init__(self, session: Session, keyspace: str, batch_cache_bytes: int = 0,
                  published_max_age_seconds: float = 0.0) -> None:
         self.session = session
-        self._batch_cache: OrderedDict[tuple[int, str], dict[str, int] | None] = OrderedDict()
-        self._batch_cache_size = batch_cache_size
+        self._batch_cache: OrderedDict[tuple[int, str], str | None] = OrderedDict()
+        self._batch_cache_bytes = batch_cache_bytes
+        self._batch_cached_bytes = 0
         self._published_max_age = published_max_age_seconds
         self._published_cached: tuple[float, Published] | None = None
         self._lock = threading.Lock()
+        # Plain tuples for the per-question reads: the driver's default builds a namedtuple class for
+        # every result, which costs more than the rest of reading a row.
+        self._tuples = session.execution_profile_clone_update(EXEC_PROFILE_DEFAULT, row_factory=tuple_factory)
         self._published = session.prepare(
             f"SELECT version, arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = ?"
         )
@@ -81,41 +88,53 @@ class ViewReader:
             self._published_cached = (now, published)
         return published
 
-    def _batch_counts(self, version: int, key: str) -> dict[str, int] | None:
-        """The user's counts in batch version ``version`` (None: not in it), through the cache if any."""
+    def _cached_batch_text(self, version: int, key: str) -> tuple[bool, str | None]:
+        """(found in the cache, the user's batch JSON text or None when not in that version)."""
+        with self._lock:
+            if (version, key) not in self._batch_cache:
+                return False, None
+            self._batch_cache.move_to_end((version, key))
+            return True, self._batch_cache[(version, key)]
+
+    def remember_batch_text(self, version: int, key: str, text: str | None) -> None:
+        """Keep a batch row's text, within the byte budget (a row larger than all of it is not kept)."""
+        size = len(text) if text else 0
+        if size > self._batch_cache_bytes:
+            return
         with self._lock:
             if (version, key) in self._batch_cache:
-                self._batch_cache.move_to_end((version, key))
-                return self._batch_cache[(version, key)]
-        row = self.session.execute(self._batch, (version, batch_bucket(key), key)).one()
-        counts = None if row is None else json.loads(row.word_counts)
-        if self._batch_cache_size > 0:
-            with self._lock:
-                self._batch_cache[(version, key)] = counts
-                while len(self._batch_cache) > self._batch_cache_size:
-                    self._batch_cache.popitem(last=False)
-        return counts
+                return
+            self._batch_cache[(version, key)] = text
+            self._batch_cached_bytes += size
+            while self._batch_cached_bytes > self._batch_cache_bytes:
+                _, dropped = self._batch_cache.popitem(last=False)
+                self._batch_cached_bytes -= len(dropped) if dropped else 0
 
     def user_counts(self, handle: str, published: Published) -> Counter[str]:
         """The user's merged word counts; TrendoffError when the views know no tweet of theirs."""
-        key = user_key(handle)
-        if not key:
-            raise TrendoffError("bad-user", f"{handle!r} is not a user handle")
-        batch_counts: dict[str, int] = {}
-        known = False
-        if published.version is not None:
-            found = self._batch_counts(published.version, key)
-            if found is not None:
-                known = True
-                batch_counts = found
+        return self.start_counts([handle], published).finish()[0]
+
+    def start_counts(self, handles: list[str], published: Published) -> CountsInFlight:
+        """Send every read the users' counts need at once (one round trip, not one per row); the answer
+        is ``finish()`` of what this returns, which waits for the reads (or, once ``futures`` are done, not)."""
+        keys = [user_key(handle) for handle in handles]
+        for handle, key in zip(handles, keys, strict=True):
+            if not key:
+                raise TrendoffError("bad-user", f"{handle!r} is not a user handle")
         since = published.cutoff or _EPOCH
-        speed_rows = [(r.word, r.count) for r in self.session.execute(self._speed, (key, since))]
-        if not known and not speed_rows:
-            as_of = f" (batch cutoff {published.cutoff.isoformat()})" if published.cutoff else ""
-            raise TrendoffError(
-                "unknown-user", f"no tweets of @{key} are in the views{as_of}: check the handle, or produce them"
-            )
-        return merge_counts(batch_counts, speed_rows)
+        speed = [self.session.execute_async(self._speed, (key, since), execution_profile=self._tuples)
+                 for key in keys]
+        cached: dict[int, str | None] = {}
+        batch: dict[int, ResponseFuture] = {}
+        if published.version is not None:
+            for n, key in enumerate(keys):
+                found, text = self._cached_batch_text(published.version, key)
+                if found:
+                    cached[n] = text
+                else:
+                    batch[n] = self.session.execute_async(
+                        self._batch, (published.version, batch_bucket(key), key), execution_profile=self._tuples)
+        return CountsInFlight(self, published, keys, cached, batch, speed)
 
     def users(self, prefix: str, published: Published, limit: int = USERS_LIMIT) -> list[str]:
         """Up to ``limit`` user keys starting with ``prefix`` (matched as the views key users), sorted.
@@ -134,3 +153,41 @@ class ViewReader:
         speed_keys = self.session.execute(self._speed_users, (SPEED_USERS_SCAN,))
         found.update(row.user for row in speed_keys if row.user.startswith(key))
         return sorted(found)[:limit]
+
+
+@dataclass
+class CountsInFlight:
+    """The reads of some users' counts, sent; ``futures`` for a caller that waits in its own way (the
+    service's event loop), ``finish()`` for the answer."""
+
+    reader: ViewReader
+    published: Published
+    keys: list[str]
+    cached: dict[int, str | None]  # position -> batch JSON text found in the reader's cache
+    batch: dict[int, ResponseFuture]  # position -> batch row read
+    speed: list[ResponseFuture]  # per position: the speed rows after T
+
+    @property
+    def futures(self) -> list[ResponseFuture]:
+        return [*self.batch.values(), *self.speed]
+
+    def finish(self) -> list[Counter[str]]:
+        """Each user's merged counts; TrendoffError for the first user the views know no tweet of."""
+        texts = dict(self.cached)
+        for n, future in self.batch.items():
+            row = future.result().one()
+            texts[n] = None if row is None else row[0]
+            if self.published.version is not None:
+                self.reader.remember_batch_text(self.published.version, self.keys[n], texts[n])
+        answers = []
+        for n, (key, future) in enumerate(zip(self.keys, self.speed, strict=True)):
+            speed_rows: list[tuple[str, int]] = future.result().all()
+            text = texts.get(n)
+            if text is None and not speed_rows:
+                cutoff = self.published.cutoff
+                as_of = f" (batch cutoff {cutoff.isoformat()})" if cutoff else ""
+                raise TrendoffError(
+                    "unknown-user", f"no tweets of @{key} are in the views{as_of}: check the handle, or produce them"
+                )
+            answers.append(merge_counts(json.loads(text) if text else {}, speed_rows))
+        return answers
