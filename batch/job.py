@@ -33,8 +33,8 @@ from pyspark.sql import functions as F
 from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff
 from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
-from trendoff.cassandra_io import connect
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.cassandra_io import connect, speed_expiry_warning
+from trendoff.config import ENV_VARS, Settings, add_connection_options, settings_from_args
 from trendoff.spark import job_spark_session
 from trendoff.times import DURATION_HELP, duration_or_zero_type, duration_type
 from trendoff.tweet_limits import limit_violation_column
@@ -68,6 +68,7 @@ class BatchResult:
     seconds: float
     skipped: dict[str, int] = field(default_factory=dict)  # rows T would count that break a limit, by reason
     oversized_users: dict[str, int] = field(default_factory=dict)  # user -> bytes of a word_counts not written
+    published: bool = True  # False: a newer version was published first (by another run)
 
 
 def counted_flag(cutoff: dt.datetime) -> F.Column:
@@ -96,13 +97,35 @@ def _packed_view(counted: DataFrame, version: int, count_retweets: bool) -> Data
     )
 
 
-def publish(session: Session, version: int, cutoff: dt.datetime) -> None:
-    # One row, one write: serving switches from the old version to this one atomically. Idempotent:
-    # writing it again (a retried run) publishes the same version and T.
-    session.execute(
-        "INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) VALUES (%s, %s, %s, %s)",
-        (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
-    )
+def publish(session: Session, version: int, cutoff: dt.datetime) -> bool:
+    """Publish ``version`` with its T unless a newer one is published already; True when published.
+
+    One row, one write: serving switches from the old version to this one atomically. The write is a
+    compare-and-set, so of two runs at once the older never replaces the newer: neither the version
+    nor T ever move backwards (speed's rows between two Ts would otherwise be counted by nobody).
+    Idempotent: publishing the same version and T again (a retried run) is applied again.
+    """
+    now = dt.datetime.now(dt.UTC)
+    first = session.execute(
+        "INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) VALUES (%s, %s, %s, %s) "
+        "IF NOT EXISTS", (VIEW_NAME, version, cutoff, now))
+    if first.was_applied:
+        return True
+    later = session.execute(
+        "UPDATE batch_published SET version = %s, arrival_cutoff = %s, published_at = %s WHERE view_name = %s "
+        "IF version <= %s AND arrival_cutoff <= %s", (version, cutoff, now, VIEW_NAME, version, cutoff))
+    if not later.was_applied:
+        current = later.one()
+        log.warning("batch version %d (T = %s) not published: version %s with T = %s is newer (another run "
+                    "finished first)", version, cutoff.isoformat(), current.version,
+                    current.arrival_cutoff.replace(tzinfo=dt.UTC).isoformat() if current.arrival_cutoff else None)
+    return bool(later.was_applied)
+
+
+def previous_cutoff(session: Session) -> dt.datetime | None:
+    """T of the version published now (None before the first)."""
+    row = session.execute("SELECT arrival_cutoff FROM batch_published WHERE view_name = %s", (VIEW_NAME,)).one()
+    return row.arrival_cutoff.replace(tzinfo=dt.UTC) if row is not None and row.arrival_cutoff else None
 
 
 def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | None = None) -> list[int]:
@@ -178,6 +201,10 @@ def run_batch(
     try:
         # T first: every row that arrives while the job reads is after T, so it is left to speed.
         cutoff = batch_cutoff(settings, session, options.clock_skew_seconds)
+        warning = speed_expiry_warning(previous_cutoff(session), dt.datetime.now(dt.UTC), settings.speed_ttl_seconds,
+                                       advice="this run publishes a newer T; run batch more often")
+        if warning:
+            log.warning("%s", warning)
         version = int(time.time() * 1000)
         session.execute(
             "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
@@ -222,12 +249,13 @@ def run_batch(
             "WHERE view_name = %s AND version = %s",
             (dt.datetime.now(dt.UTC), users, tweets_counted, VIEW_NAME, version),
         )
-        publish(session, version, cutoff)
+        published = publish(session, version, cutoff)
         removed = clean_up_versions(session, options.keep_minutes)
         result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),
-                             time.monotonic() - started, skipped, oversized)
-        log.info("batch version %d published: T = %s, %s tweets counted of %s read, %s users, %.1f s%s%s", version,
-                 cutoff.isoformat(), f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
+                             time.monotonic() - started, skipped, oversized, published)
+        log.info("batch version %d %s: T = %s, %s tweets counted of %s read, %s users, %.1f s%s%s", version,
+                 "published" if published else "written, not published", cutoff.isoformat(),
+                 f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
                  f"; skipped {skipped}" if skipped else "", f"; removed old versions {removed}" if removed else "")
         return result
     finally:
@@ -247,8 +275,11 @@ def main(argv: Sequence[str]) -> int:
                         help="keep replaced versions this long for readers still on them (default 1h)")
     args = parser.parse_args(argv)
     period = args.every
-    options = BatchOptions(args.count_retweets, args.clock_skew_seconds, args.keep_seconds / 60.0)
     settings = settings_from_args(args)
+    if period is not None and period > settings.speed_ttl_seconds / 2:
+        log.warning("--every %s is more than half the speed TTL (%s, %s): speed rows may expire before a batch "
+                    "covers them", f"{period:g}s", ENV_VARS["speed_ttl_seconds"], f"{settings.speed_ttl_seconds:g}s")
+    options = BatchOptions(args.count_retweets, args.clock_skew_seconds, args.keep_seconds / 60.0)
     log.info("batch settings: %s, %s", settings.describe(), options)
     spark = job_spark_session(settings, "trendoff-batch")
     while True:

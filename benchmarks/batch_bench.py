@@ -97,7 +97,7 @@ def run(tweets: int, users: int, seed: int) -> dict[str, float]:
     suffix = uuid.uuid4().hex[:8]
     settings = load_settings().with_overrides(keyspace=f"bench_batch_{suffix}", topic=f"bench_batch_{suffix}")
     session = cassandra_io.connect(settings)
-    cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+    cassandra_io.apply_schema(session, settings)
     topics.ensure_topic(settings.bootstrap_servers, settings.topic, 4)
     spark = spark_session(settings, "trendoff-bench-batch")
     try:

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"bigbatch_{uuid.uuid4().hex[:8]}"
     settings = base.with_overrides(keyspace=name, topic=name)
     session = cassandra_io.connect(settings)
-    cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+    cassandra_io.apply_schema(session, settings)
     topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
     results = {}
     try:

@@ -38,7 +38,7 @@ def fill_views(settings: Settings, users: int, seed: int) -> list[str]:
     """A published batch version of ``users`` users and five speed rows per user after its T; the handles."""
     session = cassandra_io.connect(settings)
     try:
-        cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+        cassandra_io.apply_schema(session, settings)
         rng = random.Random(seed)
         vocabulary = [f"word{n}" for n in range(5000)]
         ks = settings.keyspace

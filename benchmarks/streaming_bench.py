@@ -209,7 +209,7 @@ def main() -> None:
                              topic_partitions=args.partitions)
     session = cassandra_io.connect(settings)
     topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
-    cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+    cassandra_io.apply_schema(session, settings)
     spark = spark_session(settings, "trendoff-streaming-bench") if args.shared_session else None
     jobs: list[Job] = []
     # The checkpoints' folder outlives the jobs: they are stopped before it is deleted.

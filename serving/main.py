@@ -4,12 +4,14 @@ user's count, as a table, JSON or the --out arrays (`trendoff compare` adds the 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trendoff.cassandra_io import speed_expiry_warning
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
@@ -43,7 +45,11 @@ def build_parser(prog: str = "python -m trendoff.serving") -> argparse.ArgumentP
 
 def answer(args: argparse.Namespace) -> Comparison:
     """The comparison the arguments ask for, printed (and written to --out)."""
-    comparison = run_compare(settings_from_args(args), args.user_a, args.user_b, args.top)
+    settings = settings_from_args(args)
+    comparison = run_compare(settings, args.user_a, args.user_b, args.top)
+    warning = speed_expiry_warning(comparison.published.cutoff, dt.datetime.now(dt.UTC), settings.speed_ttl_seconds)
+    if warning:
+        log.warning("%s", warning)
     print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json else comparison.table())
     if args.out:
         write_json(args.out, comparison.as_arrays())

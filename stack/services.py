@@ -131,7 +131,7 @@ class Stack:
         """Keyspace, tables and topic: idempotent, so `up` twice is harmless."""
         session = cassandra_io.connect(self.settings)
         try:
-            cassandra_io.apply_schema(session, self.settings.keyspace, self.settings.replication)
+            cassandra_io.apply_schema(session, self.settings)
         finally:
             session.cluster.shutdown()
         topics.ensure_topic(

@@ -104,7 +104,7 @@ def make_pipeline_settings(stack_settings: Settings) -> Iterator[Callable[[], Se
             keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3
         )
         made.append(settings)  # before creating anything, so a half-made pair is dropped too
-        cassandra_io.apply_schema(session, settings.keyspace, settings.replication)
+        cassandra_io.apply_schema(session, settings)
         topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
         wait_until_spark_sees(settings)
         return settings

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 from importlib import resources
 
+from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
@@ -18,12 +21,10 @@ SPARK_FORMAT = "org.apache.spark.sql.cassandra"
 # The view_name of the words view in batch_published / batch_versions (the only batch view so far).
 WORDS_VIEW = "words"
 
-# Comfortably longer than any batch period: a speed row must outlive the batch that replaces it.
-DEFAULT_SPEED_TTL_SECONDS = 2 * 24 * 3600
+# Tables whose rows expire: their CREATE TABLE in cql/tables.cql ends "WITH default_time_to_live".
+_TTL_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS \w+\.(\w+) .*WITH default_time_to_live", re.DOTALL)
 
-def ddl_statements(
-    keyspace: str, replication: str, speed_ttl_seconds: int = DEFAULT_SPEED_TTL_SECONDS
-) -> list[str]:
+def ddl_statements(keyspace: str, replication: str, speed_ttl_seconds: float) -> list[str]:
     """The statements of cql/tables.cql with the keyspace, replication and TTL filled in."""
     text = resources.files("trendoff").joinpath("cql/tables.cql").read_text(encoding="utf-8")
     lines = [line.split("--", 1)[0].rstrip() for line in text.splitlines()]
@@ -39,7 +40,9 @@ def ddl_statements(
 def connect(settings: Settings, keyspace: str | None = None, timeout_seconds: float = 10.0) -> Session:
     """A driver session on the configured contact points (close it with ``session.cluster.shutdown()``)."""
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()), request_timeout=30.0
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()), request_timeout=30.0,
+        consistency_level=ConsistencyLevel.name_to_value[settings.cassandra_consistency],
+        serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
     )
     cluster = Cluster(
         list(settings.cassandra_contact_points),
@@ -62,17 +65,41 @@ def connect(settings: Settings, keyspace: str | None = None, timeout_seconds: fl
     return session
 
 
-def apply_schema(session: Session, keyspace: str, replication: str) -> None:
-    """Create the keyspace and every table if missing (idempotent)."""
-    for statement in ddl_statements(keyspace, replication):
+def apply_schema(session: Session, settings: Settings) -> None:
+    """Create the keyspace and every table if missing (idempotent), and give the expiring tables the
+    configured TTL when an existing table has another (CREATE ... IF NOT EXISTS keeps an old one)."""
+    keyspace = settings.keyspace
+    statements = ddl_statements(keyspace, settings.replication, settings.speed_ttl_seconds)
+    for statement in statements:
         session.execute(statement, timeout=60.0)
+    ttl = int(settings.speed_ttl_seconds)
+    expiring = {found.group(1) for statement in statements if (found := _TTL_TABLE.match(statement))}
+    rows = session.execute("SELECT table_name, default_time_to_live FROM system_schema.tables "
+                           "WHERE keyspace_name = %s", (keyspace,))
+    for row in rows:
+        if row.table_name in expiring and row.default_time_to_live != ttl:
+            log.info("%s.%s: rows now expire after %d s (was %d s)", keyspace, row.table_name, ttl,
+                     row.default_time_to_live)
+            session.execute(f"ALTER TABLE {keyspace}.{row.table_name} WITH default_time_to_live = {ttl}",
+                            timeout=60.0)
     log.info("schema applied to keyspace %s", keyspace)
+
+
+def speed_expiry_warning(cutoff: dt.datetime | None, now: dt.datetime, ttl_seconds: float,
+                         advice: str = "run `trendoff batch` (or schedule it with --every)") -> str | None:
+    """What to tell a user when the published batch is so old that speed rows after its T (which
+    serving adds to it) are at risk of expiring before a newer batch covers them: older than half the TTL."""
+    if cutoff is None or (now - cutoff).total_seconds() <= ttl_seconds / 2:
+        return None
+    age_hours = (now - cutoff).total_seconds() / 3600
+    return (f"the published batch's T ({cutoff.isoformat()}) is {age_hours:.1f} h old and speed rows expire after "
+            f"{ttl_seconds / 3600:g} h, so tweets after T start to drop out of the answers: {advice}")
 
 
 def ensure_schema(settings: Settings) -> None:
     """Apply the schema over a short-lived session (what every job does before it starts Spark)."""
     session = connect(settings)
     try:
-        apply_schema(session, settings.keyspace, settings.replication)
+        apply_schema(session, settings)
     finally:
         session.cluster.shutdown()

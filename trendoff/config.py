@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trendoff.errors import TrendoffError
+from trendoff.times import parse_duration
 
 # One place for the environment variable of each setting (the README's table is built from it).
 ENV_VARS: dict[str, str] = {
@@ -36,6 +37,8 @@ ENV_VARS: dict[str, str] = {
     "log_level": "TRENDOFF_LOG_LEVEL",
     "x_bearer_token": "TRENDOFF_X_BEARER_TOKEN",
     "x_api_base": "TRENDOFF_X_API_BASE",
+    "cassandra_consistency": "TRENDOFF_CASSANDRA_CONSISTENCY",
+    "speed_ttl_seconds": "TRENDOFF_SPEED_TTL",
 }
 
 
@@ -83,6 +86,12 @@ class Settings:
     x_bearer_token: str = field(default="", repr=False)
     # Replaces the X API host (tests, proxies); empty = the real API.
     x_api_base: str = ""
+    # Of every read and write, by the Python driver and the Spark connector alike: on a cluster with
+    # RF=3 a quorum read sees every quorum write (a first-arrival lookup never misses one).
+    cassandra_consistency: str = "LOCAL_QUORUM"
+    # How long speed rows live (a duration: 2d). Batch must publish more often than this, or the speed
+    # minutes after its T expire before a newer T covers them.
+    speed_ttl_seconds: float = 2 * 24 * 3600.0
 
     @property
     def kafka_external(self) -> bool:
@@ -150,6 +159,24 @@ def _to_str(raw: str) -> str:
     return raw
 
 
+# Levels that mean the same for a read and a write (ANY and EACH_QUORUM do not).
+CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_ONE", "LOCAL_QUORUM")
+
+
+def _to_consistency(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in CONSISTENCY_LEVELS:
+        raise ValueError(f"the consistency level is one of {', '.join(CONSISTENCY_LEVELS)}")
+    return level
+
+
+def _to_duration_seconds(raw: str) -> float:
+    try:
+        return parse_duration(raw)
+    except TrendoffError as error:
+        raise ValueError(error.message) from None
+
+
 _CONVERTERS: dict[str, Callable[[str], object]] = {
     "home": _to_path, "kafka_bootstrap": _to_str, "cassandra_hosts": _to_hosts, "cassandra_port": _to_int,
     "keyspace": _to_str, "replication": _to_str, "topic": _to_str, "topic_partitions": _to_int,
@@ -157,6 +184,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "kafka_heap_mb": _to_int, "cassandra_heap_mb": _to_int, "data_dir": _to_path, "jvm_dir": _to_path,
     "spark_master": _to_str, "spark_jars": _to_str, "startup_timeout_seconds": _to_float,
     "log_level": _to_str, "x_bearer_token": _to_str, "x_api_base": _to_str,
+    "cassandra_consistency": _to_consistency, "speed_ttl_seconds": _to_duration_seconds,
 }
 
 
@@ -235,6 +263,11 @@ def _checked(settings: Settings) -> Settings:
     check_keyspace_name(settings.keyspace)
     check_topic_name(settings.topic)
     replication_cql(settings.replication)
+    if settings.cassandra_consistency not in CONSISTENCY_LEVELS:
+        raise TrendoffError("bad-setting", f"consistency {settings.cassandra_consistency!r} is not one of "
+                            f"{', '.join(CONSISTENCY_LEVELS)}")
+    if settings.speed_ttl_seconds < 60:
+        raise TrendoffError("bad-setting", f"{ENV_VARS['speed_ttl_seconds']} must be at least 1m")
     return settings
 
 

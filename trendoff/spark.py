@@ -41,6 +41,9 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
     session = (
         builder.config("spark.cassandra.connection.host", ",".join(settings.cassandra_contact_points))
         .config("spark.cassandra.connection.port", str(settings.cassandra_port))
+        # The same level as the Python driver's (connect), for the connector's scans and writes too.
+        .config("spark.cassandra.input.consistency.level", settings.cassandra_consistency)
+        .config("spark.cassandra.output.consistency.level", settings.cassandra_consistency)
         .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")

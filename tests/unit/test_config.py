@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from tests.support import connection_args
-from trendoff.cassandra_io import ddl_statements
+from trendoff.cassandra_io import ddl_statements, speed_expiry_warning
 from trendoff.config import ENV_VARS, add_connection_options, load_settings, replication_cql, settings_from_args
 from trendoff.errors import TrendoffError
 
@@ -71,7 +72,7 @@ def test_the_connection_flags_tests_pass_are_the_ones_commands_take(
 ])
 def test_replication_is_read_as_a_map_and_written_back_canonically(raw: str, cql: str) -> None:
     assert replication_cql(raw) == cql
-    assert ddl_statements("ks", raw)[0] == f"CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {cql}"
+    assert ddl_statements("ks", raw, 3600)[0] == f"CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {cql}"
 
 
 @pytest.mark.parametrize("raw", [
@@ -90,7 +91,7 @@ def test_a_replication_value_that_is_not_a_plain_map_is_refused_before_any_cql(r
     with pytest.raises(TrendoffError, match="TRENDOFF_REPLICATION"):
         load_settings({"TRENDOFF_REPLICATION": raw})
     with pytest.raises(TrendoffError):
-        ddl_statements("ks", raw)
+        ddl_statements("ks", raw, 3600)
 
 
 @pytest.mark.parametrize("topic", ["..", ".", "../../etc", "a/b", "tweets tweets", "", "t" * 250, "tw\u00e9ets"])
@@ -107,3 +108,24 @@ def test_ordinary_topic_names_are_kept(topic: str) -> None:
 def test_a_keyspace_flag_is_checked_like_the_variable() -> None:
     with pytest.raises(TrendoffError, match="keyspace"):
         load_settings({}, keyspace="ks; DROP TABLE x")
+
+
+@pytest.mark.parametrize(("variable", "raw", "words"), [
+    ("TRENDOFF_CASSANDRA_CONSISTENCY", "EACH_QUORUM", "one of ONE, TWO"),
+    ("TRENDOFF_CASSANDRA_CONSISTENCY", "strong", "one of ONE, TWO"),
+    ("TRENDOFF_SPEED_TTL", "172800", "not a duration"),
+    ("TRENDOFF_SPEED_TTL", "30s", "at least 1m"),
+])
+def test_bad_consistency_and_ttl_settings_are_one_line_errors(variable: str, raw: str, words: str) -> None:
+    with pytest.raises(TrendoffError) as refused:
+        load_settings({variable: raw})
+    assert refused.value.reason == "bad-setting" and words in refused.value.message
+
+
+def test_the_speed_expiry_warning_starts_past_half_the_ttl() -> None:
+    now = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    day = 24 * 3600.0
+    assert speed_expiry_warning(None, now, 2 * day) is None
+    assert speed_expiry_warning(now - dt.timedelta(hours=24), now, 2 * day) is None
+    warning = speed_expiry_warning(now - dt.timedelta(hours=25), now, 2 * day)
+    assert warning is not None and "25.0 h old" in warning and "expire after 48 h" in warning

@@ -23,6 +23,10 @@ def test_each_variable_reaches_its_setting_with_the_fields_type(name: str) -> No
     default = getattr(Settings(), name)
     if name == "replication":  # checked as a replication map (test_config has the refusals)
         raw = expected = "{'class': 'SimpleStrategy', 'replication_factor': 3}"
+    elif name == "cassandra_consistency":  # one of the levels, in any case
+        raw, expected = "quorum", "QUORUM"
+    elif name == "speed_ttl_seconds":  # a duration
+        raw, expected = "3h", 10800.0
     else:
         raw = {int: "7", float: "2.5", str: "x", tuple: "a, b"}.get(type(default), "/tmp/somewhere")
         expected = {"7": 7, "2.5": 2.5, "x": "x", "a, b": ("a", "b"), "/tmp/somewhere": Path("/tmp/somewhere")}[raw]

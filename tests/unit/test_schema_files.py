@@ -67,4 +67,4 @@ def test_ddl_is_filled_in_and_idempotent() -> None:
 @pytest.mark.parametrize("bad", ["ks-1", "1ks", "ks; DROP TABLE x", ""])
 def test_keyspace_names_that_could_inject_cql_are_refused(bad: str) -> None:
     with pytest.raises(TrendoffError):
-        ddl_statements(bad, "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        ddl_statements(bad, "{'class': 'SimpleStrategy', 'replication_factor': 1}", 3600)
