@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from trendoff import progress
+from trendoff import progress, topics
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.times import floor_to_minute
@@ -96,7 +96,9 @@ def partition_facts(settings: Settings, session: Session, timeout_seconds: float
     Call it after taking t0: the end offsets must be read after it.
     """
     ends = progress.end_offsets(settings.bootstrap_servers, settings.topic, timeout_seconds)
-    landed = progress.job_positions(session, settings.keyspace, "ingest", settings.topic)
+    # Only progress written for this incarnation of the topic says what ingest landed of it.
+    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic, timeout_seconds)
+    landed = progress.job_positions(session, settings.keyspace, "ingest", settings.topic, topic_id)
     consumer = Consumer({
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": f"trendoff-cutoff-{uuid.uuid4().hex[:8]}",  # never commits: the group is a throwaway
@@ -110,7 +112,12 @@ def partition_facts(settings: Settings, session: Session, timeout_seconds: float
             low, _high = consumer.get_watermark_offsets(
                 TopicPartition(settings.topic, partition), timeout=timeout_seconds, cached=False
             )
-            # Offsets below the low watermark are gone (retention): nothing there to wait for.
+            # Offsets below the low watermark are gone (retention): nothing there to wait for, but
+            # messages deleted before ingest read them are never counted, so say how many.
+            if landed.get(partition, 0) < low:
+                log.warning("%s/%d: %s messages (offsets %d to %d) were deleted by retention before ingest read "
+                            "them; no layer counts them", settings.topic, partition,
+                            f"{low - landed.get(partition, 0):,}", landed.get(partition, 0), low - 1)
             position = max(landed.get(partition, low), low)
             first_unlanded = None
             if position < end:

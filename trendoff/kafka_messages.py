@@ -37,14 +37,23 @@ AVRO_MAX_STRING_BYTES = 4 * 1024 * 1024
 AVRO_STRING_LIMIT_PROPERTY = "org.apache.avro.limits.string.maxLength"
 
 
-def kafka_stream(spark: SparkSession, settings: Settings, job: str, max_offsets_per_trigger: int | None
-                 ) -> DataFrame:
-    """The topic as a stream, read by the job's own consumer group (its offsets live in the checkpoint)."""
+def kafka_stream(spark: SparkSession, settings: Settings, job: str, max_offsets_per_trigger: int | None,
+                 starting: dict[int, int] | None = None, partitions: Iterable[int] = ()) -> DataFrame:
+    """The topic as a stream, read by the job's own consumer group (its offsets live in the checkpoint).
+
+    ``starting`` (next offset per partition) is where a query without a checkpoint begins; Spark wants
+    every partition named, so the other ``partitions`` begin at their earliest offset (-2).
+    """
+    if starting:
+        offsets = {str(p): starting.get(p, -2) for p in sorted({*starting, *partitions})}
+        starting_offsets = json.dumps({settings.topic: offsets})
+    else:
+        starting_offsets = "earliest"
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.bootstrap_servers)
         .option("subscribe", settings.topic)
-        .option("startingOffsets", "earliest")
+        .option("startingOffsets", starting_offsets)
         .option("groupIdPrefix", f"trendoff-{job}")
         .option("includeHeaders", "false")
     )

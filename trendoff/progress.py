@@ -100,13 +100,30 @@ class JobGroup:
             self._consumer = None
 
 
-def job_positions(session: Session, keyspace: str, job: str, topic: str) -> dict[int, int]:
-    """Next offset per partition whose effects the job has written (missing partitions: none yet)."""
+def job_positions(session: Session, keyspace: str, job: str, topic: str, topic_id: str | None = None
+                  ) -> dict[int, int]:
+    """Next offset per partition whose effects the job has written (missing partitions: none yet).
+
+    With ``topic_id``, only rows written for that incarnation of the topic count (rows from before
+    ids were recorded, with none, are taken as this one's).
+    """
     rows = session.execute(
-        f"SELECT kafka_partition, next_offset FROM {keyspace}.{PROGRESS_TABLES[job]} WHERE topic = %s",
+        f"SELECT kafka_partition, next_offset, topic_id FROM {keyspace}.{PROGRESS_TABLES[job]} WHERE topic = %s",
         (topic,),
     )
-    return {row.kafka_partition: row.next_offset for row in rows}
+    return {row.kafka_partition: row.next_offset for row in rows
+            if topic_id is None or row.topic_id in (None, topic_id)}
+
+
+def other_topic_ids(session: Session, keyspace: str, job: str, topic: str, topic_id: str) -> set[str]:
+    """Ids of other incarnations of ``topic`` that the job's progress rows were written for."""
+    rows = session.execute(f"SELECT topic_id FROM {keyspace}.{PROGRESS_TABLES[job]} WHERE topic = %s", (topic,))
+    return {row.topic_id for row in rows if row.topic_id not in (None, topic_id)}
+
+
+def delete_positions(session: Session, keyspace: str, job: str, topic: str) -> None:
+    """Forget how far the job got on ``topic`` (its --reset)."""
+    session.execute(f"DELETE FROM {keyspace}.{PROGRESS_TABLES[job]} WHERE topic = %s", (topic,))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import argparse
 import datetime as dt
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from trendoff import cassandra_io, progress
+from trendoff import cassandra_io, job_state, progress
 from trendoff.cassandra_writes import execute_all
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
@@ -60,7 +59,8 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-offsets-per-trigger", type=int, default=DEFAULT_MAX_OFFSETS_PER_TRIGGER, metavar="N",
                        help=f"cap on messages per micro-batch (default {DEFAULT_MAX_OFFSETS_PER_TRIGGER:,})")
     group.add_argument("--checkpoint", type=Path, help="checkpoint folder (default: under the data folder)")
-    group.add_argument("--reset", action="store_true", help="delete this job's checkpoint first (re-reads the topic)")
+    group.add_argument("--reset", action="store_true",
+                       help="delete this job's checkpoint and progress rows first (re-reads the topic)")
     group.add_argument("--timeout", dest="timeout_seconds", type=duration_type, default=1800.0, metavar="DURATION",
                        help="with --until-idle: give up after this long (default 30m)")
 
@@ -81,12 +81,7 @@ def options_from_args(args: argparse.Namespace) -> StreamOptions:
 
 
 def checkpoint_dir(settings: Settings, job: str, options: StreamOptions) -> Path:
-    folder = options.checkpoint or settings.checkpoint_root / f"{job}-{settings.keyspace}-{settings.topic}"
-    if options.reset and folder.exists():
-        log.warning("deleting the %s checkpoint %s: the topic is read again from the start", job, folder)
-        shutil.rmtree(folder)
-    return folder
-
+    return options.checkpoint or settings.checkpoint_root / f"{job}-{settings.keyspace}-{settings.topic}"
 
 
 def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> int:
@@ -123,6 +118,7 @@ class ProgressRecorder:
         self.job = job
         self.table = progress.PROGRESS_TABLES[job]
         self.group = progress.JobGroup(settings.bootstrap_servers, job, settings.keyspace, settings.topic)
+        self.topic_id: str | None = None  # the incarnation of the topic the offsets belong to (job_state)
         self._session: Session | None = None
 
     @property
@@ -133,15 +129,16 @@ class ProgressRecorder:
 
     def record(self, seen: dict[int, int]) -> dict[int, int]:
         """Write the micro-batch's next offsets, only forward (a replayed batch never moves them back)."""
-        current = progress.job_positions(self.session, self.settings.keyspace, self.job, self.settings.topic)
+        current = progress.job_positions(self.session, self.settings.keyspace, self.job, self.settings.topic,
+                                         self.topic_id)
         now = dt.datetime.now(dt.UTC)
         statement = self.session.prepare(
-            f"INSERT INTO {self.settings.keyspace}.{self.table} (topic, kafka_partition, next_offset, updated_at) "
-            "VALUES (?, ?, ?, ?)"
+            f"INSERT INTO {self.settings.keyspace}.{self.table} (topic, kafka_partition, next_offset, updated_at, "
+            "topic_id) VALUES (?, ?, ?, ?, ?)"
         )
         for partition, next_offset in seen.items():
             if next_offset > current.get(partition, -1):
-                self.session.execute(statement, (self.settings.topic, partition, next_offset, now))
+                self.session.execute(statement, (self.settings.topic, partition, next_offset, now, self.topic_id))
                 current[partition] = next_offset
         return current
 
@@ -264,12 +261,20 @@ class StreamingJob:
         self.name = f"{job}-{settings.topic}"
         self.options = options
         self.recorder = ProgressRecorder(settings, job)
+        folder = checkpoint_dir(settings, job, options)
+        try:
+            plan = job_state.prepare_start(settings, self.recorder.session, job, folder, options.reset)
+            partitions = (self.recorder.end_offsets() or {}) if plan.starting else {}
+        except BaseException:
+            self.recorder.close()
+            raise
+        self.recorder.topic_id = plan.identity.topic_id
         limit_avro_strings(spark)
         handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets,
                                      options.max_offsets_per_trigger)
-        stream = kafka_stream(spark, settings, job, options.max_offsets_per_trigger)
+        stream = kafka_stream(spark, settings, job, options.max_offsets_per_trigger, plan.starting, partitions)
         writer = (stream.writeStream.queryName(self.name).foreachBatch(handle)
-                  .option("checkpointLocation", str(checkpoint_dir(settings, job, options))))
+                  .option("checkpointLocation", str(folder)))
         if options.until_idle:
             # Everything on the topic when the query starts, in as many micro-batches as
             # maxOffsetsPerTrigger asks for, then the query ends by itself.

@@ -105,3 +105,17 @@ def delete_topic(bootstrap: str, topic: str, timeout_seconds: float = 30.0) -> N
     except KafkaException as error:
         if error.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
             raise
+
+
+def topic_id(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> str:
+    """Kafka's id of ``topic``: a topic deleted and created again under the same name gets a new one."""
+    from confluent_kafka import TopicCollection
+
+    admin = admin_client(bootstrap)  # kept until the answer is in: a destroyed client fails its futures
+    future = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_seconds)[topic]
+    try:
+        return str(future.result(timeout=timeout_seconds).topic_id)
+    except KafkaException as error:
+        if error.args and error.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise TrendoffError("no-topic", f"topic {topic} does not exist on {bootstrap}") from error
+        raise TrendoffError("kafka-unreachable", f"cannot describe topic {topic} on {bootstrap}: {error}") from error

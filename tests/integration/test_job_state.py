@@ -1,0 +1,126 @@
+"""State bound to its data, against the real broker, Cassandra and Spark: a recreated topic or a wiped
+keyspace stops a job until --reset instead of skipping messages, a checkpoint ahead of what Cassandra
+holds is not trusted, and batch ignores ingest progress that belongs to an earlier topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from tests.support import cassandra_table, delete_topic, produce_tweets, run_until_idle
+from trendoff import cassandra_io, progress, topics
+from trendoff.batch.cutoff import partition_facts
+from trendoff.config import Settings
+from trendoff.errors import TrendoffError
+from trendoff.job_state import IDENTITY_FILE
+
+
+def tweets(count: int, first_id: int) -> list[dict[str, Any]]:
+    return [{"id": first_id + n, "user": f"user{n % 5}", "text": f"state check {n} words here", "lang": "en",
+             "created_at": dt.datetime(2021, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n), "is_retweet": False,
+             "retweet_count": None, "favorite_count": None} for n in range(count)]
+
+
+def master_ids(spark: SparkSession, settings: Settings) -> set[int]:
+    return {row.id for row in cassandra_table(spark, settings, "tweets").select("id").collect()}
+
+
+def test_a_recreated_topic_stops_ingest_until_reset_and_nothing_is_skipped(
+    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    first, second = tweets(60, 1_000), tweets(90, 5_000)
+    produce_tweets(settings, first)
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    assert (tmp_path / "ingest" / IDENTITY_FILE).is_file()
+
+    # The topic is deleted and created again, and grows past the old offsets: resuming at them would skip.
+    delete_topic(settings)
+    topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+    produce_tweets(settings, second)
+    with pytest.raises(TrendoffError) as stopped:
+        run_until_idle(spark, settings, "ingest", tmp_path)
+    assert stopped.value.reason == "state-mismatch"
+    assert "deleted and created again" in stopped.value.message and "--reset" in stopped.value.message
+    assert master_ids(spark, settings) == {t["id"] for t in first}, "nothing was read from the new topic"
+
+    run_until_idle(spark, settings, "ingest", tmp_path, reset=True)
+    assert master_ids(spark, settings) == {t["id"] for t in first + second}
+    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic)
+    ends = progress.end_offsets(settings.bootstrap_servers, settings.topic)
+    assert progress.job_positions(cassandra_io.connect(settings), settings.keyspace, "ingest", settings.topic,
+                                  topic_id) == {p: n for p, n in ends.items() if n}
+
+
+def test_progress_rows_of_an_earlier_topic_stop_a_job_with_a_new_checkpoint(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    produce_tweets(settings, tweets(20, 2_000))
+    cassandra_session.execute("INSERT INTO speed_progress (topic, kafka_partition, next_offset, topic_id) "
+                              "VALUES (%s, 0, 3, 'an-earlier-topic-id')", (settings.topic,))
+    with pytest.raises(TrendoffError) as stopped:
+        run_until_idle(spark, settings, "speed", tmp_path)
+    assert stopped.value.reason == "state-mismatch" and "progress rows" in stopped.value.message
+
+
+def test_a_wiped_keyspace_stops_the_job_until_reset(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path
+) -> None:
+    settings = pipeline_settings
+    batch = tweets(40, 3_000)
+    produce_tweets(settings, batch)
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    cassandra_session.execute(f"DROP KEYSPACE {settings.keyspace}", timeout=60)
+    cassandra_io.apply_schema(cassandra_session, settings)
+    with pytest.raises(TrendoffError) as stopped:
+        run_until_idle(spark, settings, "ingest", tmp_path)
+    assert stopped.value.reason == "state-mismatch" and "wiped or recreated" in stopped.value.message
+    run_until_idle(spark, settings, "ingest", tmp_path, reset=True)
+    assert master_ids(spark, settings) == {t["id"] for t in batch}
+
+
+def test_a_checkpoint_ahead_of_what_cassandra_holds_is_not_trusted(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = pipeline_settings
+    batch = tweets(120, 4_000)
+    produce_tweets(settings, batch, partition=0)
+    run_until_idle(spark, settings, "ingest", tmp_path, max_offsets_per_trigger=40)
+    assert master_ids(spark, settings) == {t["id"] for t in batch}
+    # As after a node killed before its commit log reached the disk: the last acknowledged writes (rows
+    # of offsets 80 on, and the progress that said so) are gone, while Spark's checkpoint is past them.
+    lost = [row.id for row in cassandra_table(spark, settings, "tweets").where("kafka_offset >= 80").collect()]
+    assert len(lost) == 40
+    for tweet_id in lost:
+        cassandra_session.execute("DELETE FROM tweets WHERE id = %s", (tweet_id,))
+    cassandra_session.execute("UPDATE ingest_progress SET next_offset = 80 WHERE topic = %s AND kafka_partition = 0",
+                              (settings.topic,))
+
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    assert "the checkpoint is ahead of what Cassandra holds by 40 messages" in caplog.text
+    assert master_ids(spark, settings) == {t["id"] for t in batch}, "the lost rows are written again"
+
+
+def test_batch_ignores_ingest_progress_of_an_earlier_topic(
+    pipeline_settings: Settings, cassandra_session: Any
+) -> None:
+    settings = pipeline_settings
+    produce_tweets(settings, tweets(12, 6_000))
+    ends = progress.end_offsets(settings.bootstrap_servers, settings.topic)
+    insert = cassandra_session.prepare("INSERT INTO ingest_progress (topic, kafka_partition, next_offset, topic_id) "
+                                       "VALUES (?, ?, ?, ?)")
+    for partition, end in ends.items():
+        cassandra_session.execute(insert, (settings.topic, partition, end, "an-earlier-topic-id"))
+    # Progress rows for another topic say nothing about this one: batch sees ingest behind on every partition.
+    facts = partition_facts(settings, cassandra_session)
+    assert {f.partition: (f.landed_up_to, f.caught_up) for f in facts} == {p: (0, end == 0) for p, end in ends.items()}
+    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic)
+    for partition, end in ends.items():
+        cassandra_session.execute(insert, (settings.topic, partition, end, topic_id))
+    assert all(f.caught_up for f in partition_facts(settings, cassandra_session))
