@@ -40,6 +40,10 @@ MAX_HANDLE_CHARS = 200
 # The batch rows the service keeps in memory, as their JSON text: 10,000 users of ~500 words fit in
 # ~100 MiB (a row is at most 4 MiB).
 BATCH_CACHE_BYTES = 256 * 1024 * 1024
+# A handle names a user once whitespace and leading @s are taken off (view_keys.user_key): it holds a
+# character that is neither. Python's whitespace, spelled out, so the document says what the code does.
+_PYTHON_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
+HANDLE_PATTERN = f"[^{_PYTHON_WHITESPACE}@]"
 # TrendoffError reasons that are the caller's mistake, by HTTP status; any other reason is a 503.
 _STATUS_BY_REASON = {"unknown-user": 404, "bad-user": 422}
 
@@ -119,8 +123,11 @@ def _cassandra_error(request: Request, error: Exception) -> JSONResponse:
 
 def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    parts = [f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg', 'invalid')}"
-             for item in error.errors()]
+    items = error.errors()
+    if items and all(item.get("type") == "string_pattern_mismatch" for item in items):
+        # Only HANDLE_PATTERN has a pattern: say it as the CLI does, not as a regular expression.
+        return _error(422, "bad-user", "; ".join(f"{item.get('input')!r} is not a user handle" for item in items))
+    parts = [f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg', 'invalid')}" for item in items]
     return _error(422, "bad-parameter", "; ".join(parts) or "bad parameter")
 
 
@@ -154,8 +161,10 @@ def create_app(settings: Settings, session: Session) -> FastAPI:
     @app.get("/api/compare", response_model=ComparisonOut,
              responses={404: {"model": ApiError, "description": "a user the views know nothing about"}, **_ERRORS})
     async def api_compare(
-        a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, description="a screen name")],
-        b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, description="the other screen name")],
+        a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
+                                description="a screen name")],
+        b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
+                                description="the other screen name")],
         top: Annotated[int, Query(ge=1, description="how many words")] = DEFAULT_TOP,
     ) -> JSONResponse:
         """The words both users use, ranked by the smaller count, then the sum, then the word."""
