@@ -35,6 +35,7 @@ from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
 from trendoff.cassandra_io import connect, speed_expiry_warning
 from trendoff.config import ENV_VARS, Settings, add_connection_options, settings_from_args
+from trendoff.leases import Lease
 from trendoff.spark import job_spark_session
 from trendoff.times import DURATION_HELP, duration_or_zero_type, duration_type
 from trendoff.tweet_limits import limit_violation_column
@@ -199,67 +200,74 @@ def run_batch(
     started = time.monotonic()
     session = connect(settings, keyspace=settings.keyspace)  # a few plain statements, none prepared
     try:
-        # T first: every row that arrives while the job reads is after T, so it is left to speed.
-        cutoff = batch_cutoff(settings, session, options.clock_skew_seconds)
-        warning = speed_expiry_warning(previous_cutoff(session), dt.datetime.now(dt.UTC), settings.speed_ttl_seconds,
-                                       advice="this run publishes a newer T; run batch more often")
-        if warning:
-            log.warning("%s", warning)
-        version = int(time.time() * 1000)
-        session.execute(
-            "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
-            (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
-        )
-        # The master table is scanned once: the projection (flags, user key, text) is cached and feeds
-        # the totals and the two aggregations of the view (without it, each reads Cassandra again).
-        # A row breaking a limit is skipped (with its reason) before the user key or words are made.
-        master = read_master(spark, settings).select(
-            counted_flag(cutoff).alias("eligible"), skip_reason_column().alias("skip_reason"),
-            user_key_column(F.col("user")).alias("user"), "text", "is_retweet",
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        view = None
-        try:
-            tweets_read, tweets_counted, skipped = _count_rows(master)
-            log.info("batch version %d: T = %s, %s tweets read from the master table, %s of them counted%s",
-                     version, cutoff.isoformat(), f"{tweets_read:,}", f"{tweets_counted:,}",
-                     f", skipped {skipped}" if skipped else "")
-            counted = master.where(F.col("eligible") & F.col("skip_reason").isNull()).drop("eligible", "skip_reason")
-            view = _packed_view(counted, version, options.count_retweets).persist(StorageLevel.MEMORY_AND_DISK)
-            largest, oversized = _oversized(view)
-            log.info("batch version %d: largest word_counts %s bytes", version, f"{largest:,}")
-            for user, size in oversized.items():
-                log.error("batch version %d: word counts of user %r are %s bytes, over %s: not written (issue 14)",
-                          version, user, f"{size:,}", f"{MAX_WORD_COUNTS_BYTES:,}")
-            writable = view.where(F.octet_length("word_counts") <= MAX_WORD_COUNTS_BYTES) if oversized else view
-            # Idempotent: rows keyed by (version, bucket, user); a retried write rewrites the same rows.
-            writable.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="batch_words").mode(
-                "append").save()
-        finally:
-            master.unpersist()
-            if view is not None:
-                view.unpersist()
-        users = session.execute(
-            "SELECT COUNT(*) FROM batch_words WHERE version = %s AND bucket IN %s",
-            (version, ValueSequence(range(BATCH_BUCKETS))), timeout=120,
-        ).one()[0]
-        log.info("batch version %d: %s users written", version, f"{users:,}")
-        # finished_at marks a complete version (every row written); only then is it published.
-        session.execute(
-            "UPDATE batch_versions SET finished_at = %s, users = %s, tweets_counted = %s "
-            "WHERE view_name = %s AND version = %s",
-            (dt.datetime.now(dt.UTC), users, tweets_counted, VIEW_NAME, version),
-        )
-        published = publish(session, version, cutoff)
-        removed = clean_up_versions(session, options.keep_minutes)
-        result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),
-                             time.monotonic() - started, skipped, oversized, published)
-        log.info("batch version %d %s: T = %s, %s tweets counted of %s read, %s users, %.1f s%s%s", version,
-                 "published" if published else "written, not published", cutoff.isoformat(),
-                 f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
-                 f"; skipped {skipped}" if skipped else "", f"; removed old versions {removed}" if removed else "")
-        return result
+        with Lease(session, settings.keyspace, f"batch:{settings.topic}"):
+            return _run_batch(spark, settings, session, options, started)
     finally:
         session.cluster.shutdown()
+
+
+def _run_batch(spark: SparkSession, settings: Settings, session: Session, options: BatchOptions,
+               started: float) -> BatchResult:
+    """The run itself, under the batch lease (one batch run at a time per keyspace and topic)."""
+    # T first: every row that arrives while the job reads is after T, so it is left to speed.
+    cutoff = batch_cutoff(settings, session, options.clock_skew_seconds)
+    warning = speed_expiry_warning(previous_cutoff(session), dt.datetime.now(dt.UTC), settings.speed_ttl_seconds,
+                                   advice="this run publishes a newer T; run batch more often")
+    if warning:
+        log.warning("%s", warning)
+    version = int(time.time() * 1000)
+    session.execute(
+        "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
+        (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
+    )
+    # The master table is scanned once: the projection (flags, user key, text) is cached and feeds
+    # the totals and the two aggregations of the view (without it, each reads Cassandra again).
+    # A row breaking a limit is skipped (with its reason) before the user key or words are made.
+    master = read_master(spark, settings).select(
+        counted_flag(cutoff).alias("eligible"), skip_reason_column().alias("skip_reason"),
+        user_key_column(F.col("user")).alias("user"), "text", "is_retweet",
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    view = None
+    try:
+        tweets_read, tweets_counted, skipped = _count_rows(master)
+        log.info("batch version %d: T = %s, %s tweets read from the master table, %s of them counted%s",
+                 version, cutoff.isoformat(), f"{tweets_read:,}", f"{tweets_counted:,}",
+                 f", skipped {skipped}" if skipped else "")
+        counted = master.where(F.col("eligible") & F.col("skip_reason").isNull()).drop("eligible", "skip_reason")
+        view = _packed_view(counted, version, options.count_retweets).persist(StorageLevel.MEMORY_AND_DISK)
+        largest, oversized = _oversized(view)
+        log.info("batch version %d: largest word_counts %s bytes", version, f"{largest:,}")
+        for user, size in oversized.items():
+            log.error("batch version %d: word counts of user %r are %s bytes, over %s: not written (issue 14)",
+                      version, user, f"{size:,}", f"{MAX_WORD_COUNTS_BYTES:,}")
+        writable = view.where(F.octet_length("word_counts") <= MAX_WORD_COUNTS_BYTES) if oversized else view
+        # Idempotent: rows keyed by (version, bucket, user); a retried write rewrites the same rows.
+        writable.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="batch_words").mode(
+            "append").save()
+    finally:
+        master.unpersist()
+        if view is not None:
+            view.unpersist()
+    users = session.execute(
+        "SELECT COUNT(*) FROM batch_words WHERE version = %s AND bucket IN %s",
+        (version, ValueSequence(range(BATCH_BUCKETS))), timeout=120,
+    ).one()[0]
+    log.info("batch version %d: %s users written", version, f"{users:,}")
+    # finished_at marks a complete version (every row written); only then is it published.
+    session.execute(
+        "UPDATE batch_versions SET finished_at = %s, users = %s, tweets_counted = %s "
+        "WHERE view_name = %s AND version = %s",
+        (dt.datetime.now(dt.UTC), users, tweets_counted, VIEW_NAME, version),
+    )
+    published = publish(session, version, cutoff)
+    removed = clean_up_versions(session, options.keep_minutes)
+    result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),
+                         time.monotonic() - started, skipped, oversized, published)
+    log.info("batch version %d %s: T = %s, %s tweets counted of %s read, %s users, %.1f s%s%s", version,
+             "published" if published else "written, not published", cutoff.isoformat(),
+             f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
+             f"; skipped {skipped}" if skipped else "", f"; removed old versions {removed}" if removed else "")
+    return result
 
 
 def main(argv: Sequence[str]) -> int:
@@ -291,7 +299,7 @@ def main(argv: Sequence[str]) -> int:
                 raise
             # On a schedule one failed run (Cassandra or Kafka briefly away) must not end the schedule:
             # the published version stays as it was, and the next run recounts everything anyway.
-            log.exception("batch run failed; the next run is in %s", args.every)
+            log.exception("batch run failed; the next run is in %s", f"{period:g}s")
         else:
             skipped = "".join(f", skipped {n:,} {reason}" for reason, n in sorted(result.skipped.items()))
             oversized = f", word counts too large for {len(result.oversized_users):,} users (not written)" if (

@@ -30,6 +30,7 @@ from trendoff.kafka_messages import (
     read_messages,
     summarize,
 )
+from trendoff.leases import Lease
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ def micro_batch_handler(
     tweet_columns: dict[str, Column],
     process_tweets: ProcessTweets,
     max_offsets_per_trigger: int | None = None,
+    still_the_writer: Callable[[], None] = lambda: None,
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function both jobs run: read in chunks, dead letters, the job's own work, progress.
 
@@ -215,10 +217,12 @@ def micro_batch_handler(
     ``process_tweets(session, tweets, timer)`` writes the job's rows for one chunk of first arrivals
     (each id in one chunk only) with the job's driver session and returns figures to log. Progress is
     written last, once every chunk is written, so it never runs ahead of the rows.
+    ``still_the_writer()`` raises when the job's lease was lost: then no micro-batch writes anything.
     """
     starts: dict[int, int] = {}  # where this run's previous micro-batch ended, per partition
 
     def handle(batch: DataFrame, batch_id: int) -> None:
+        still_the_writer()
         timer = StepTimer()
         ends = recorder.end_offsets()
         partitions = chunk_partitions(ends, starts, max_offsets_per_trigger)
@@ -262,16 +266,24 @@ class StreamingJob:
         self.options = options
         self.recorder = ProgressRecorder(settings, job)
         folder = checkpoint_dir(settings, job, options)
+        # The lease first: a second copy of this job must not touch the state of the one running.
+        self.lease = Lease(self.recorder.session, settings.keyspace, f"{job}:{settings.topic}")
+        try:
+            self.lease.acquire()
+        except BaseException:
+            self.recorder.close()
+            raise
         try:
             plan = job_state.prepare_start(settings, self.recorder.session, job, folder, options.reset)
             partitions = (self.recorder.end_offsets() or {}) if plan.starting else {}
         except BaseException:
+            self.lease.release()
             self.recorder.close()
             raise
         self.recorder.topic_id = plan.identity.topic_id
         limit_avro_strings(spark)
         handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets,
-                                     options.max_offsets_per_trigger)
+                                     options.max_offsets_per_trigger, self.lease.check)
         stream = kafka_stream(spark, settings, job, options.max_offsets_per_trigger, plan.starting, partitions)
         writer = (stream.writeStream.queryName(self.name).foreachBatch(handle)
                   .option("checkpointLocation", str(folder)))
@@ -296,6 +308,7 @@ class StreamingJob:
             if self.query.isActive:
                 self.query.stop()
         finally:
+            self.lease.release()
             self.recorder.close()
 
     def run(self) -> None:
@@ -340,6 +353,9 @@ _KNOWN_FAILURES = (
     ("AllNodesFailedException", "cassandra-unreachable",
      "Cassandra stopped answering: check it (`trendoff stack status`), then start the job again; "
      "it resumes from its checkpoint"),
+    ("the lease was lost", "lease-lost",
+     "another copy of this job took over its lease (this one could not renew it in time): it stopped writing; "
+     "see `trendoff status` for the one running"),
 )
 
 
