@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.entry import command_parser
+from trendoff.entry import command_parser, on_sigterm
 from trendoff.errors import TrendoffError
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
@@ -126,7 +126,15 @@ def main(argv: Sequence[str]) -> int:
         settings, rate=args.rate, total=total, total_exact=args.source == "synthetic", live=args.source == "x"
     )
     log.info("publishing to topic %s on %s", settings.topic, settings.bootstrap_servers)
-    summary = publisher.run(_limited(items, args.limit))
+    # SIGTERM stops as Ctrl-C does: what was read is delivered and summarised (then exit 0, not 130).
+    terminated = []
+
+    def stop() -> None:
+        terminated.append(True)
+        publisher.request_stop()
+
+    with on_sigterm(stop):
+        summary = publisher.run(_limited(items, args.limit))
     if summary.broken:
         print(f"trendoff: {summary.broken}", file=sys.stderr, flush=True)
     for line in summary.lines():
@@ -136,4 +144,4 @@ def main(argv: Sequence[str]) -> int:
     if summary.failed:
         print(f"trendoff: {summary.failed} messages were not delivered", file=sys.stderr)
         return 1
-    return 130 if summary.interrupted else 0
+    return 130 if summary.interrupted and not terminated else 0

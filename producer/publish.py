@@ -14,7 +14,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from trendoff import avro_codec, topics
 from trendoff.config import Settings
 from trendoff.csv_rows import BrokenInputError
-from trendoff.errors import TrendoffError
+from trendoff.errors import Terminated, TrendoffError
 from trendoff.tweet_columns import RowRejected
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ class Publisher:
         self._pending: list[dict[str, Any]] = []
         self._started = time.monotonic()
         self._last_progress = self._started
+        self._handling = False  # between taking a row from the source and having sent it
+        self._stop_requested = False
 
     @property
     def producer(self) -> Producer:
@@ -213,11 +215,15 @@ class Publisher:
         self._started = time.monotonic()
         try:
             for where, item in items:
+                self._handling = True
                 self.summary.read += 1
                 if isinstance(item, RowRejected):
                     self.reject(where, item)
                 else:
                     self.send(item, where)
+                self._handling = False
+                if self._stop_requested:
+                    raise Terminated()
         except KeyboardInterrupt:
             # Ctrl-C is how a user ends `produce x`: what was read is still delivered and summarised.
             self.summary.interrupted = True
@@ -228,6 +234,13 @@ class Publisher:
         finally:
             self.close()
         return self.summary
+
+    def request_stop(self) -> None:
+        """SIGTERM: stop after the row in hand is sent (at once when waiting for the source's next row), then
+        deliver and summarise as after Ctrl-C. Every row counted as read is sent."""
+        self._stop_requested = True
+        if not self._handling:
+            raise Terminated()
 
     def close(self, timeout_seconds: float = 120.0) -> None:
         """Flush with a deadline; anything still undelivered then counts as failed."""

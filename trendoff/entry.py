@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
-from trendoff.errors import TrendoffError
+from trendoff.errors import Terminated, TrendoffError
 from trendoff.logs import configure_logging
 
 
@@ -20,9 +23,26 @@ def run_main(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -
         if error.detail:
             print(error.detail, file=sys.stderr)
         return 2
+    except Terminated:
+        print("trendoff: stopped (SIGTERM)", file=sys.stderr)
+        return 0
     except KeyboardInterrupt:
         print("trendoff: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def on_sigterm(action: Callable[[], None]) -> Iterator[None]:
+    """Call ``action`` when SIGTERM arrives during the block (in the main thread, between two Python steps);
+    the previous handler comes back after. Outside the main thread signals cannot be handled: no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: action())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 CONTRACT_DOC = "docs/contract.md"

@@ -18,3 +18,8 @@ class TrendoffError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be (producer.publish): the same orderly stop, but asked
+    for by a supervisor or `kill`, so the command ends with exit code 0 rather than 130."""

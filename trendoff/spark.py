@@ -46,7 +46,6 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.cassandra.output.consistency.level", settings.cassandra_consistency)
         .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("WARN")

@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 from trendoff import cassandra_io, job_state, progress
 from trendoff.cassandra_writes import execute_all
 from trendoff.config import Settings
+from trendoff.entry import on_sigterm
 from trendoff.errors import TrendoffError
 from trendoff.kafka_messages import (
     ROWS_PER_CHUNK,
@@ -264,6 +266,7 @@ class StreamingJob:
                  tweet_columns: dict[str, Column], process_tweets: ProcessTweets) -> None:
         self.name = f"{job}-{settings.topic}"
         self.options = options
+        self._stop_requested = threading.Event()
         self.recorder = ProgressRecorder(settings, job)
         folder = checkpoint_dir(settings, job, options)
         # The lease first: a second copy of this job must not touch the state of the one running.
@@ -311,27 +314,34 @@ class StreamingJob:
             self.lease.release()
             self.recorder.close()
 
+    def request_stop(self) -> None:
+        """Ask the job to stop (SIGTERM): the query is stopped from :meth:`run`, which then returns."""
+        self._stop_requested.set()
+
     def run(self) -> None:
-        """Wait: until the topic is drained (--until-idle, with a deadline) or until the query stops.
+        """Wait: until the topic is drained (--until-idle, with a deadline), until the query stops, or until
+        SIGTERM asks the job to stop (then the micro-batch in flight ends or is abandoned, its writes
+        idempotent and its progress unwritten, and the job returns normally).
 
         Always stops the job, and re-raises the query's failure as the job's own.
         """
         failure: BaseException | None = None
+        deadline = time.monotonic() + self.options.timeout_seconds if self.options.until_idle else math.inf
         try:
-            if self.options.until_idle:
-                finished = self.query.awaitTermination(self.options.timeout_seconds)
-                if not finished:
-                    raise TrendoffError(
-                        "stream-timeout", f"{self.name} had not caught up after {self.options.timeout_seconds:.0f} s"
-                    )
-            else:
-                while self.query.isActive:
-                    self.query.awaitTermination(5)
+            with on_sigterm(self.request_stop):
+                # Short waits: a signal handler runs only between two Python steps, not inside a py4j call.
+                while self.query.isActive and not self._stop_requested.is_set():
+                    if time.monotonic() > deadline:
+                        raise TrendoffError("stream-timeout", f"{self.name} had not caught up after "
+                                            f"{self.options.timeout_seconds:.0f} s")
+                    self.query.awaitTermination(1)
+            if self._stop_requested.is_set():
+                log.info("%s: stopping (SIGTERM)", self.name)
         except StreamingQueryException as error:  # awaitTermination re-raises the query's failure
             failure = error
         finally:
             self.stop()
-        failure = failure or self.failure()
+        failure = failure or (None if self._stop_requested.is_set() else self.failure())
         if failure is not None:
             known = known_failure(self.name, str(failure))
             if known is not None:
