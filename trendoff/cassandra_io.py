@@ -9,7 +9,7 @@ from importlib import resources
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
 from trendoff.config import Settings, check_keyspace_name, replication_cql
 from trendoff.errors import TrendoffError
@@ -50,6 +50,8 @@ def connect(settings: Settings, keyspace: str | None = None, timeout_seconds: fl
         # Protocol v5 is what Cassandra 4.0+ speaks; naming it saves a negotiation and its warnings.
         protocol_version=5,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        # Back within 10 s of a node's return (the default waits up to 10 minutes between tries).
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=1.0, max_delay=10.0),
         connect_timeout=timeout_seconds,
         control_connection_timeout=timeout_seconds,
     )

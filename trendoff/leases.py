@@ -2,7 +2,7 @@
 
 Two ingest jobs (or two speeds, or two batch runs) on the same keyspace and topic would each think they
 own the progress rows and the batch versions; the second one to start says who holds the lease and
-stops instead. The holder renews the lease every TTL/3; a holder that dies stops renewing and its row
+stops instead. The holder renews the lease every TTL/6; a holder that dies stops renewing and its row
 expires after the TTL. A holder on this same host whose process is gone (kill -9, then a restart by
 `trendoff run`) is taken over at once instead of after the TTL.
 """
@@ -23,7 +23,8 @@ from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL_SECONDS = 30
+# Longer than a Cassandra pause the jobs ride out (trendoff/retries.py), renewed every sixth of it.
+LEASE_TTL_SECONDS = 90
 
 
 def _process_gone(holder: str) -> bool:
@@ -81,7 +82,7 @@ class Lease:
         ).was_applied)
 
     def _renew_until_stopped(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
+        while not self._stop.wait(self.ttl / 6):
             try:
                 # Every cell again: a TTL counts per cell, so renewing renewed_at alone would let the holder expire.
                 renewed = self.session.execute(

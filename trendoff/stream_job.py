@@ -33,6 +33,7 @@ from trendoff.kafka_messages import (
     summarize,
 )
 from trendoff.leases import Lease
+from trendoff.retries import retry_cassandra
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,11 @@ def micro_batch_handler(
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         still_the_writer()
+        # The whole micro-batch again when Cassandra blips: every write in it is idempotent, and its
+        # progress is written last, so a retry repeats rows, never skips them.
+        retry_cassandra(f"{job} batch {batch_id}", lambda: process(batch, batch_id))
+
+    def process(batch: DataFrame, batch_id: int) -> None:
         timer = StepTimer()
         ends = recorder.end_offsets()
         partitions = chunk_partitions(ends, starts, max_offsets_per_trigger)
