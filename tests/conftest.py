@@ -93,6 +93,20 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         stack.down(wipe=True)
 
 
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A Kafka broker and a Cassandra node of the module's own (tests/faults kill and pause them), with a
+    keyspace and a topic; the suite's shared servers and sessions are never touched."""
+    settings = local_stack_settings(load_settings(), tmp_path_factory.mktemp("private-stack")).with_overrides(
+        keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3)
+    stack = Stack(settings)
+    try:
+        stack.up()  # the schema and the topic too
+        yield settings
+    finally:
+        stack.down(wipe=True)
+
+
 @pytest.fixture
 def make_pipeline_settings(stack_settings: Settings) -> Iterator[Callable[[], Settings]]:
     """A function making Settings with a keyspace (the project's tables) and a topic (3 partitions) of

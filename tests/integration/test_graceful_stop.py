@@ -11,18 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import connection_args, consume_all, produce_tweets, wait_until
+from tests.support import connection_args, consume_all, produce_tweets, simple_tweets, wait_until
 from trendoff import progress
 from trendoff.config import Settings
-
-from .test_job_state import tweets
 
 
 def test_sigterm_stops_a_streaming_job_cleanly(
     pipeline_settings: Settings, cassandra_session: Any, tmp_path: Path
 ) -> None:
     settings = pipeline_settings
-    produce_tweets(settings, tweets(30, 7_000))
+    produce_tweets(settings, simple_tweets(30, 7_000))
     log_path = tmp_path / "ingest.log"
     with log_path.open("wb") as log_file:
         job = subprocess.Popen([sys.executable, "-m", "trendoff.ingest", *connection_args(settings), "--trigger",

@@ -4,7 +4,6 @@ holds is not trusted, and batch ignores ingest progress that belongs to an earli
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +11,12 @@ import pytest
 from pyspark.sql import SparkSession
 
 from tests.support import cassandra_table, delete_topic, produce_tweets, run_until_idle
+from tests.support import simple_tweets as tweets
 from trendoff import cassandra_io, progress, topics
 from trendoff.batch.cutoff import partition_facts
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.job_state import IDENTITY_FILE
-
-
-def tweets(count: int, first_id: int) -> list[dict[str, Any]]:
-    return [{"id": first_id + n, "user": f"user{n % 5}", "text": f"state check {n} words here", "lang": "en",
-             "created_at": dt.datetime(2021, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n), "is_retweet": False,
-             "retweet_count": None, "favorite_count": None} for n in range(count)]
 
 
 def master_ids(spark: SparkSession, settings: Settings) -> set[int]:

@@ -1,0 +1,48 @@
+"""kill -9 of the Kafka broker or of the Cassandra node under a running ingest job, then a restart of the
+killed server (`stack up` starts what is not running): the job rides the outage out and every tweet is
+landed exactly once, so what Cassandra acknowledged before it was killed is still there. On a stack of
+the module's own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    ingest_lag,
+    ingest_process,
+    produce_tweets,
+    server_pid,
+    simple_tweets,
+    stored_ids,
+    wait_until,
+    with_own_keyspace_and_topic,
+)
+from trendoff.config import Settings
+from trendoff.stack.services import Stack
+
+
+@pytest.mark.parametrize("server", ["cassandra", "kafka"])
+def test_a_killed_server_is_restarted_and_the_job_stays_exact(
+    server: str, private_stack: Settings, tmp_path: Path
+) -> None:
+    settings = with_own_keyspace_and_topic(private_stack)
+    before, after = simple_tweets(60, 10_000), simple_tweets(60, 11_000)
+    produce_tweets(settings, before)
+    log_path = tmp_path / "ingest.log"
+    with ingest_process(settings, log_path, tmp_path / "ingest") as job:
+        wait_until(lambda: ingest_lag(settings) == 0, 180, "ingest to land the first tweets")
+        os.kill(server_pid(settings, server), signal.SIGKILL)
+        time.sleep(3)
+        Stack(settings).up()  # starts the killed server again on its data
+        produce_tweets(settings, after)
+        wait_until(lambda: ingest_lag(settings) == 0, 240, "ingest to land the tweets after the restart")
+        assert job.poll() is None, f"the job died:\n{log_path.read_text()[-3000:]}"
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(60) == 0
+    assert stored_ids(settings) == {t["id"] for t in before + after}
+    assert "Traceback" not in log_path.read_text()
