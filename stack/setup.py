@@ -72,7 +72,17 @@ def main(argv: Sequence[str]) -> int:
     parser = command_parser("trendoff setup", "Fetch the Kafka, Cassandra and Spark connector jars from Maven Central "
                             "into .jvm/ (idempotent: a part whose pom has not changed is skipped).")
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"any of {', '.join(JVM_PARTS)} (default: all)")
+    parser.add_argument("--print-spark-jars", action="store_true",
+                        help="fetch the Spark connector jars if needed, then print them as the comma-separated "
+                             "list `spark-submit --jars` takes (for clusters without Maven access)")
     args = parser.parse_args(argv)
+    if args.print_spark_jars:
+        from trendoff.jars import spark_connector_jars
+
+        settings = load_settings()
+        fetch_jars(settings, ("spark",))
+        print(",".join(spark_connector_jars(settings.with_overrides(spark_jars=""))))
+        return 0
     unknown = sorted(set(args.parts) - set(JVM_PARTS))
     if unknown:
         raise TrendoffError("bad-part", f"unknown part {unknown[0]!r}: choose from {', '.join(JVM_PARTS)}")

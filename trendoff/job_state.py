@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,15 +88,28 @@ class StartPlan:
     starting: dict[int, int] | None
 
 
+def is_local_folder(folder: Path) -> bool:
+    """False for a checkpoint on another file system (hdfs:/..., s3a://...): Spark reaches it, this module not."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", str(folder)) is None
+
+
 def prepare_start(settings: Settings, session: Session, job: str, folder: Path, reset: bool) -> StartPlan:
-    """Check the job's state before its query starts, and say where it starts."""
+    """Check the job's state before its query starts, and say where it starts.
+
+    A checkpoint on another file system gets the progress-row checks only (and --reset deletes only the
+    rows: delete the checkpoint with that file system's tools).
+    """
     identity = current_identity(settings, session, job)
+    local = is_local_folder(folder)
     if reset:
         log.warning("%s --reset: deleting its checkpoint %s and progress rows; the topic is read again from the "
-                    "start", job, folder)
-        shutil.rmtree(folder, ignore_errors=True)
+                    "start", job, folder if local else "(not local: delete it yourself)")
+        if local:
+            shutil.rmtree(folder, ignore_errors=True)
         progress.delete_positions(session, settings.keyspace, job, settings.topic)
-    stored = _stored_identity(folder)
+    if not local:
+        log.warning("%s: checkpoint %s is not a local folder: its topic and keyspace are not checked", job, folder)
+    stored = _stored_identity(folder) if local else None
     how = f"start over with `trendoff {job} --reset` (it reads the topic again from the start)"
     if stored is not None and stored != identity:
         raise TrendoffError("state-mismatch", f"{job}: {_changed(stored, identity, settings)}; its offsets "
@@ -105,6 +119,8 @@ def prepare_start(settings: Settings, session: Session, job: str, folder: Path, 
         raise TrendoffError("state-mismatch", f"{job}: the progress rows in keyspace {settings.keyspace} are for "
                             f"an earlier topic {settings.topic} (deleted and created again since): {how}")
     positions = progress.job_positions(session, settings.keyspace, job, settings.topic, identity.topic_id)
+    if not local:
+        return StartPlan(identity, None)
     committed = committed_offsets(folder, settings.topic) if folder.exists() else None
     starting: dict[int, int] | None = None
     if committed is not None:

@@ -41,3 +41,15 @@ def test_missing_jars_say_to_run_setup(tmp_path: Path) -> None:
 def test_an_explicit_jar_list_wins(tmp_path: Path) -> None:
     settings = load_settings(environ={}, spark_jars="/a/x.jar, /b/y.jar", jvm_dir=tmp_path)
     assert spark_connector_jars(settings) == ["/a/x.jar", "/b/y.jar"]
+
+
+def test_setup_prints_the_spark_jars_as_one_comma_separated_list(capsys: pytest.CaptureFixture[str]) -> None:
+    # The jars are downloaded by the test command's set-up; the list is what spark-submit --jars takes.
+    from trendoff.stack.setup import main as setup_main
+
+    assert setup_main(["--print-spark-jars"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1, "one line, for $(...)"
+    jars = printed[0].split(",")
+    assert jars == spark_connector_jars(load_settings(environ={}))
+    assert any("spark-cassandra-connector" in jar for jar in jars) and all(Path(jar).is_file() for jar in jars)
