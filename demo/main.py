@@ -56,7 +56,7 @@ def read_inputs(paths: list[Path], spec_for: dict[Path, ColumnSpec], rows_per_fi
 def publish(settings: Settings, tweets: list[dict[str, Any]], label: str) -> None:
     from trendoff.producer.publish import Publisher
 
-    summary = Publisher(settings, total=len(tweets)).run(("demo", tweet) for tweet in tweets)
+    summary = Publisher(settings, total=len(tweets), create_topic=True).run(("demo", tweet) for tweet in tweets)
     if summary.failed:
         raise TrendoffError("produce-failed", f"{summary.failed} tweets of the {label} were not delivered")
     print(f"  replayed the {label}: {summary.delivered:,} tweets in {summary.seconds:.1f} s", flush=True)

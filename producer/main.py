@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--rate", type=_positive(float), metavar="N",
                         help="at most N tweets per second (default: as fast as the broker takes them)")
     common.add_argument("--limit", type=_positive(int), metavar="N", help="stop after N input rows")
+    common.add_argument("--create-topic", action="store_true",
+                        help="create the topic if it does not exist (otherwise that is an error)")
     add_connection_options(common, cassandra=False)
 
     csv_parser = sources.add_parser("csv", parents=[common], help="replay a CSV of tweets", epilog=BAD_ROWS_HELP)
@@ -123,7 +125,8 @@ def main(argv: Sequence[str]) -> int:
     settings = settings_from_args(args)
     items, total = source_items(args, settings)
     publisher = Publisher(
-        settings, rate=args.rate, total=total, total_exact=args.source == "synthetic", live=args.source == "x"
+        settings, rate=args.rate, total=total, total_exact=args.source == "synthetic", live=args.source == "x",
+        create_topic=args.create_topic,
     )
     log.info("publishing to topic %s on %s", settings.topic, settings.bootstrap_servers)
     # SIGTERM stops as Ctrl-C does: what was read is delivered and summarised (then exit 0, not 130).

@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from trendoff import avro_codec, topics
-from trendoff.config import Settings
+from trendoff.config import ENV_VARS, Settings
 from trendoff.csv_rows import BrokenInputError
 from trendoff.errors import Terminated, TrendoffError
 from trendoff.tweet_columns import RowRejected
@@ -102,11 +102,14 @@ class Publisher:
         total: int | None = None,
         total_exact: bool = True,
         live: bool = False,
+        create_topic: bool = False,
     ) -> None:
         """``total`` (how many items the source will yield, exact or estimated) gives progress an ETA.
 
         ``live``: the source waits for new tweets (the X API), so each one is handed to Kafka at once
         instead of waiting in a batch for the next thousand.
+        ``create_topic``: create the topic when it does not exist (otherwise that is an error: a misspelt
+        topic would silently start a new one that no job reads).
         """
         self.settings = settings
         self.batch_size = 1 if live or rate else PRODUCE_BATCH
@@ -115,6 +118,7 @@ class Publisher:
         self.summary = PublishSummary()
         self.limiter = RateLimiter(rate)
         self.total = total
+        self.create_topic = create_topic
         # Built once the broker has answered (run): a client made earlier would retry a dead broker for
         # the whole message timeout before the one-line error could be given.
         self._producer: Producer | None = None
@@ -138,6 +142,10 @@ class Publisher:
                 "kafka-unreachable",
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: is the stack up? (trendoff stack up)",
             ) from error
+        if not self.create_topic and not topics.topic_exists(self.settings.bootstrap_servers, self.topic):
+            raise TrendoffError(
+                "no-topic", f"topic {self.topic} does not exist on {self.settings.bootstrap_servers}: check --topic "
+                f"(${ENV_VARS['topic']}), or pass --create-topic to create it")
         topics.ensure_topic(self.settings.bootstrap_servers, self.topic, self.settings.topic_partitions)
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:

@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,18 @@ def _replication_problem(parsed: object) -> str:
     return ""
 
 
+def check_x_api_base(base: str) -> None:
+    """The bearer token goes to this address: https, or plain http only to this machine (tests, a local proxy)."""
+    if not base:
+        return
+    parts = urllib.parse.urlsplit(base)
+    host = (parts.hostname or "").lower()
+    loopback = host in {"localhost", "::1"} or host.startswith("127.")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise TrendoffError("bad-setting", f"{ENV_VARS['x_api_base']}={base!r}: the X API token is only sent over "
+                            "https (plain http only to a loopback address)")
+
+
 def _checked(settings: Settings) -> Settings:
     """Every command's settings pass these checks, whether they came from a variable or a flag."""
     check_keyspace_name(settings.keyspace)
@@ -266,6 +279,7 @@ def _checked(settings: Settings) -> Settings:
     if settings.cassandra_consistency not in CONSISTENCY_LEVELS:
         raise TrendoffError("bad-setting", f"consistency {settings.cassandra_consistency!r} is not one of "
                             f"{', '.join(CONSISTENCY_LEVELS)}")
+    check_x_api_base(settings.x_api_base)
     if settings.speed_ttl_seconds < 60:
         raise TrendoffError("bad-setting", f"{ENV_VARS['speed_ttl_seconds']} must be at least 1m")
     return settings

@@ -74,6 +74,19 @@ def committed_offsets(folder: Path, topic: str) -> dict[int, int] | None:
                             "with --reset") from error
 
 
+# What a Spark streaming checkpoint folder holds (and this module's file): --reset deletes nothing else.
+_CHECKPOINT_PARTS = {"offsets", "commits", "metadata", "sources", IDENTITY_FILE}
+
+
+def _check_is_a_checkpoint(folder: Path) -> None:
+    """Refuse to delete a folder that is not a streaming checkpoint (a mistyped --checkpoint)."""
+    if not folder.exists() or not any(folder.iterdir()):
+        return
+    if not folder.is_dir() or not {part.name for part in folder.iterdir()} <= _CHECKPOINT_PARTS | {".metadata.crc"}:
+        raise TrendoffError("not-a-checkpoint", f"--reset deletes only a streaming checkpoint, and {folder} holds "
+                            "other files: check --checkpoint")
+
+
 def _changed(stored: StateIdentity, current: StateIdentity, settings: Settings) -> str:
     if stored.topic_id != current.topic_id:
         return f"topic {settings.topic} was deleted and created again since this job's checkpoint was made"
@@ -105,6 +118,7 @@ def prepare_start(settings: Settings, session: Session, job: str, folder: Path, 
         log.warning("%s --reset: deleting its checkpoint %s and progress rows; the topic is read again from the "
                     "start", job, folder if local else "(not local: delete it yourself)")
         if local:
+            _check_is_a_checkpoint(folder)
             shutil.rmtree(folder, ignore_errors=True)
         progress.delete_positions(session, settings.keyspace, job, settings.topic)
     if not local:

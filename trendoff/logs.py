@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 from trendoff.config import ENV_VARS, Settings
@@ -26,12 +27,38 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# Settings whose values are secrets: never written to a log, whoever logs them (tweepy logs its
+# request headers at DEBUG).
+SECRET_SETTINGS = ("x_bearer_token",)
+# Credentials in a header or URL, whatever their value: "Authorization: Bearer abc", "'Bearer abc'".
+_CREDENTIAL = re.compile(r"(?i)(bearer\s+|basic\s+|password[=:]\s*)[^\s'\",}]+")
+REDACTED = "[redacted]"
+
+
+class _RedactSecrets(logging.Filter):
+    """Takes secrets out of every record before it is written (the message with its arguments filled in)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if len(secret) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _CREDENTIAL.sub(lambda found: found.group(1) + REDACTED, message)
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, REDACTED)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 def configure_logging(level: str | int | None = None) -> None:
     """Log to stderr with timestamps; TRENDOFF_LOG_LEVEL overrides the default INFO."""
     # Read before any settings are loaded (a bad setting must be logged too), under the one variable name.
     chosen = level or os.environ.get(ENV_VARS["log_level"]) or Settings.log_level
     handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(_RedactSecrets([os.environ.get(ENV_VARS[name], "") for name in SECRET_SETTINGS]))
     logging.basicConfig(level=chosen, handlers=[handler], force=True)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -50,6 +50,14 @@ def wait_for_broker(bootstrap: str, timeout_seconds: float) -> None:
     )
 
 
+def topic_exists(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> bool:
+    # All topics' metadata: asking for one by name could make a broker with auto-creation create it.
+    try:
+        return topic in admin_client(bootstrap).list_topics(timeout=timeout_seconds).topics
+    except KafkaException as error:
+        raise TrendoffError("kafka-unreachable", f"cannot list the topics on {bootstrap}: {error}") from error
+
+
 def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_seconds: float = 30.0) -> int:
     """Create ``topic`` if missing and wait until every partition has a leader; return its partition count.
 

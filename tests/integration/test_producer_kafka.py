@@ -258,6 +258,22 @@ def test_python_m_and_the_trendoff_command_run_the_producer(pipeline_settings: S
     assert len(consume_all(pipeline_settings, 7)) == 7
 
 
+def test_a_topic_that_does_not_exist_is_an_error_unless_asked_to_create_it(
+    pipeline_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    misspelt = pipeline_settings.with_overrides(topic=pipeline_settings.topic + "-typo")
+    argv = ["synthetic", "--tweets", "5", "--users", "2", *connection_args(misspelt, cassandra=False)]
+    try:
+        assert run_main(produce_main, argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"trendoff: error: topic {misspelt.topic} does not exist") and "--create-topic" in err
+        assert not topics.topic_exists(misspelt.bootstrap_servers, misspelt.topic), "nothing was created"
+        assert run_main(produce_main, [*argv, "--create-topic"]) == 0
+        assert len(consume_all(misspelt, 5)) == 5
+    finally:
+        topics.delete_topic(misspelt.bootstrap_servers, misspelt.topic)
+
+
 def test_ctrl_c_still_delivers_what_was_read(pipeline_settings: Settings) -> None:
     def source_stopped_by_the_user() -> Iterator[SourceItem]:
         for number, item in enumerate(synthetic_tweets(10, users=2, seed=4)):

@@ -129,3 +129,16 @@ def test_the_speed_expiry_warning_starts_past_half_the_ttl() -> None:
     assert speed_expiry_warning(now - dt.timedelta(hours=24), now, 2 * day) is None
     warning = speed_expiry_warning(now - dt.timedelta(hours=25), now, 2 * day)
     assert warning is not None and "25.0 h old" in warning and "expire after 48 h" in warning
+
+
+@pytest.mark.parametrize(("base", "allowed"), [
+    ("https://api.x.example", True), ("http://127.0.0.1:8123", True), ("http://localhost:9", True),
+    ("http://[::1]:9", True), ("http://api.x.example", False), ("ftp://127.0.0.1", False), ("api.x.com", False),
+])
+def test_the_x_api_token_only_goes_over_https_or_to_this_machine(base: str, allowed: bool) -> None:
+    if allowed:
+        assert load_settings({"TRENDOFF_X_API_BASE": base}).x_api_base == base
+    else:
+        with pytest.raises(TrendoffError) as refused:
+            load_settings({"TRENDOFF_X_API_BASE": base})
+        assert "https" in refused.value.message

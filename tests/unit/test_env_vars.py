@@ -27,6 +27,8 @@ def test_each_variable_reaches_its_setting_with_the_fields_type(name: str) -> No
         raw, expected = "quorum", "QUORUM"
     elif name == "speed_ttl_seconds":  # a duration
         raw, expected = "3h", 10800.0
+    elif name == "x_api_base":  # an https address (test_config has the refusals)
+        raw = expected = "https://x.example"
     else:
         raw = {int: "7", float: "2.5", str: "x", tuple: "a, b"}.get(type(default), "/tmp/somewhere")
         expected = {"7": 7, "2.5": 2.5, "x": "x", "a, b": ("a", "b"), "/tmp/somewhere": Path("/tmp/somewhere")}[raw]

@@ -41,3 +41,17 @@ def test_an_unreadable_checkpoint_is_one_line_saying_reset(tmp_path: Path) -> No
                                                ("hdfs:///trendoff/ingest", False), ("s3a://bucket/x", False)])
 def test_only_local_checkpoints_are_checked_here(folder: str, local: bool) -> None:
     assert is_local_folder(Path(folder)) is local
+
+
+def test_reset_refuses_to_delete_a_folder_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+    from trendoff.job_state import _check_is_a_checkpoint
+
+    write_batch(tmp_path / "checkpoint", 0, {"0": 1}, committed=True)
+    (tmp_path / "checkpoint" / "metadata").write_text('{"id":"x"}')
+    _check_is_a_checkpoint(tmp_path / "checkpoint")  # a checkpoint: fine
+    _check_is_a_checkpoint(tmp_path / "missing")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "thesis.tex").write_text("years of work")
+    with pytest.raises(TrendoffError) as refused:
+        _check_is_a_checkpoint(tmp_path / "home")
+    assert refused.value.reason == "not-a-checkpoint" and (tmp_path / "home" / "thesis.tex").exists()
