@@ -35,6 +35,7 @@ from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
 from trendoff.cassandra_io import connect, speed_expiry_warning
 from trendoff.config import ENV_VARS, Settings, add_connection_options, settings_from_args
+from trendoff.failpoints import failpoint
 from trendoff.leases import Lease
 from trendoff.spark import job_spark_session
 from trendoff.times import DURATION_HELP, duration_or_zero_type, duration_type
@@ -253,12 +254,14 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
         (version, ValueSequence(range(BATCH_BUCKETS))), timeout=120,
     ).one()[0]
     log.info("batch version %d: %s users written", version, f"{users:,}")
+    failpoint(settings, "batch-before-finished")
     # finished_at marks a complete version (every row written); only then is it published.
     session.execute(
         "UPDATE batch_versions SET finished_at = %s, users = %s, tweets_counted = %s "
         "WHERE view_name = %s AND version = %s",
         (dt.datetime.now(dt.UTC), users, tweets_counted, VIEW_NAME, version),
     )
+    failpoint(settings, "batch-before-publish")
     published = publish(session, version, cutoff)
     removed = clean_up_versions(session, options.keep_minutes)
     result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),

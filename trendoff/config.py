@@ -40,6 +40,7 @@ ENV_VARS: dict[str, str] = {
     "x_api_base": "TRENDOFF_X_API_BASE",
     "cassandra_consistency": "TRENDOFF_CASSANDRA_CONSISTENCY",
     "speed_ttl_seconds": "TRENDOFF_SPEED_TTL",
+    "failpoints": "TRENDOFF_FAILPOINTS",
 }
 
 
@@ -93,6 +94,8 @@ class Settings:
     # How long speed rows live (a duration: 2d). Batch must publish more often than this, or the speed
     # minutes after its T expire before a newer T covers them.
     speed_ttl_seconds: float = 2 * 24 * 3600.0
+    # Fault tests only (trendoff/failpoints.py): places where the process kills itself. Never set it.
+    failpoints: str = ""
 
     @property
     def kafka_external(self) -> bool:
@@ -185,7 +188,7 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "kafka_heap_mb": _to_int, "cassandra_heap_mb": _to_int, "data_dir": _to_path, "jvm_dir": _to_path,
     "spark_master": _to_str, "spark_jars": _to_str, "startup_timeout_seconds": _to_float,
     "log_level": _to_str, "x_bearer_token": _to_str, "x_api_base": _to_str,
-    "cassandra_consistency": _to_consistency, "speed_ttl_seconds": _to_duration_seconds,
+    "cassandra_consistency": _to_consistency, "speed_ttl_seconds": _to_duration_seconds, "failpoints": _to_str,
 }
 
 

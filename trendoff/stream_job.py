@@ -23,6 +23,7 @@ from trendoff.cassandra_writes import execute_all
 from trendoff.config import Settings
 from trendoff.entry import on_sigterm
 from trendoff.errors import TrendoffError
+from trendoff.failpoints import failpoint
 from trendoff.kafka_messages import (
     ROWS_PER_CHUNK,
     BatchSummary,
@@ -247,6 +248,7 @@ def micro_batch_handler(
         timer.lap("read")
         if not summary.messages:
             return
+        failpoint(settings, f"{job}-before-progress")
         starts.update(summary.next_offsets)
         positions = recorder.record(summary.next_offsets)
         # Every partition, a partition with nothing read yet at 0, so Kafka's tools show the whole lag.
