@@ -118,3 +118,24 @@ def test_batch_ignores_ingest_progress_of_an_earlier_topic(
     for partition, end in ends.items():
         cassandra_session.execute(insert, (settings.topic, partition, end, topic_id))
     assert all(f.caught_up for f in partition_facts(settings, cassandra_session))
+
+
+def test_messages_deleted_before_ingest_read_them_are_counted_and_logged(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from confluent_kafka import TopicPartition
+
+    settings = pipeline_settings
+    batch = tweets(50, 12_000)
+    produce_tweets(settings, batch, partition=0)
+    # What retention does to a partition nobody read in time: its start moves past messages (here 20).
+    admin = topics.admin_client(settings.bootstrap_servers)
+    deleted = admin.delete_records([TopicPartition(settings.topic, 0, 20)], request_timeout=30)
+    for future in deleted.values():
+        future.result(timeout=30)
+    partition_facts(settings, cassandra_session)
+    expected = f"{settings.topic}/0: 20 messages (offsets 0 to 19) were deleted by retention before ingest read them"
+    assert expected in caplog.text
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    assert master_ids(spark, settings) == {t["id"] for t in batch[20:]}, "the rest is landed"
