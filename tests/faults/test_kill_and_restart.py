@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support import (
+    connection_args,
+    consume_all,
     ingest_lag,
     ingest_process,
     produce_tweets,
@@ -46,3 +50,23 @@ def test_a_killed_server_is_restarted_and_the_job_stays_exact(
         assert job.wait(60) == 0
     assert stored_ids(settings) == {t["id"] for t in before + after}
     assert "Traceback" not in log_path.read_text()
+
+
+def test_the_producer_rides_out_a_broker_restart(private_stack: Settings) -> None:
+    settings = with_own_keyspace_and_topic(private_stack)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "trendoff.apps.cli", "produce", "synthetic", "--tweets", "2000", "--users", "20",
+         "--rate", "250", *connection_args(settings, cassandra=False)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        os.kill(server_pid(settings, "kafka"), signal.SIGKILL)
+        time.sleep(3)
+        Stack(settings).up()
+        out, err = producer.communicate(timeout=300)
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+    assert producer.returncode == 0, err[-3000:]
+    assert out.startswith("read 2,000, sent 2,000, delivered 2,000, failed 0"), out
+    assert len(consume_all(settings, 2000, timeout_seconds=60)) == 2000, "idempotent retries: no duplicates"
