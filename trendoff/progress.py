@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from trendoff.errors import TrendoffError
 from trendoff.topics import client_config
@@ -73,29 +73,36 @@ class JobGroup:
     @property
     def consumer(self) -> Consumer:
         if self._consumer is None:
-            self._consumer = _consumer(self.bootstrap, self.group)
+            self._consumer = Consumer({**client_config(self.bootstrap), "group.id": self.group,
+                                       "enable.auto.commit": False, "on_commit": self._committed})
         return self._consumer
 
     def end_offsets(self, timeout_seconds: float = 10.0) -> dict[int, int]:
         return _end_offsets(self.consumer, self.bootstrap, self.topic, timeout_seconds)
 
     def commit(self, positions: dict[int, int]) -> bool:
-        """Commit ``positions`` (next offset per partition) to the group; False (and a warning) on failure."""
+        """Commit ``positions`` (next offset per partition) to the group, without waiting for the broker's
+        answer (a refusal is logged when it comes); False (and a warning) when it cannot even be sent."""
         if not positions:
             return True
         offsets = [TopicPartition(self.topic, partition, offset) for partition, offset in sorted(positions.items())]
         try:
-            answered = self.consumer.commit(offsets=offsets, asynchronous=False) or []
+            self.consumer.poll(0)  # serves the answers to earlier commits, so they do not pile up
+            self.consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as error:
             log.warning("could not commit progress to consumer group %s (the job goes on): %s", self.group, error)
             return False
-        failed = [f"p{tp.partition}: {tp.error}" for tp in answered if tp.error is not None]
-        if failed:
-            log.warning("consumer group %s refused offsets (the job goes on): %s", self.group, ", ".join(failed))
-        return not failed
+        return True
+
+    def _committed(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        failed = [f"p{tp.partition}: {tp.error}" for tp in partitions if tp.error is not None]
+        if error is not None or failed:
+            log.warning("consumer group %s refused offsets (the job goes on): %s", self.group,
+                        error or ", ".join(failed))
 
     def close(self) -> None:
         if self._consumer is not None:
+            self._consumer.poll(0)  # serves the answers of the last commits (their callbacks)
             self._consumer.close()
             self._consumer = None
 
