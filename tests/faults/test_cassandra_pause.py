@@ -9,16 +9,8 @@ import signal
 import time
 from pathlib import Path
 
-from tests.support import (
-    ingest_lag,
-    ingest_process,
-    produce_tweets,
-    server_pid,
-    simple_tweets,
-    stored_ids,
-    wait_until,
-    with_own_keyspace_and_topic,
-)
+from tests.support import produce_tweets, simple_tweets, wait_until
+from tests.support_faults import ingest_lag, ingest_process, server_pid, stored_ids, with_own_keyspace_and_topic
 from trendoff.config import Settings
 
 PAUSE_SECONDS = 20
