@@ -26,9 +26,9 @@ def consumer_group(job: str, keyspace: str, topic: str) -> str:
     return f"trendoff-{job}-{keyspace}-{topic}"
 
 
-def _consumer(bootstrap: str, group: str) -> Consumer:
+def _consumer(bootstrap: str, group: str, **extra: object) -> Consumer:
     # Never subscribes: it reads watermarks and, for a job's group, commits offsets it is given.
-    return Consumer({**client_config(bootstrap), "group.id": group, "enable.auto.commit": False})
+    return Consumer({**client_config(bootstrap), "group.id": group, "enable.auto.commit": False, **extra})
 
 
 def _end_offsets(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds: float) -> dict[int, int]:
@@ -73,8 +73,7 @@ class JobGroup:
     @property
     def consumer(self) -> Consumer:
         if self._consumer is None:
-            self._consumer = Consumer({**client_config(self.bootstrap), "group.id": self.group,
-                                       "enable.auto.commit": False, "on_commit": self._committed})
+            self._consumer = _consumer(self.bootstrap, self.group, on_commit=self._committed)
         return self._consumer
 
     def end_offsets(self, timeout_seconds: float = 10.0) -> dict[int, int]:

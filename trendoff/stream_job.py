@@ -371,6 +371,9 @@ _KNOWN_FAILURES = (
     ("AllNodesFailedException", "cassandra-unreachable",
      "Cassandra stopped answering: check it (`trendoff stack status`), then start the job again; "
      "it resumes from its checkpoint"),
+    ('[Invalid query] message="keyspace', "keyspace-gone",
+     "its keyspace no longer exists (wiped or dropped while it ran): apply the schema (`trendoff stack up`), "
+     "then start the job again with --reset"),
     ("the lease was lost", "lease-lost",
      "another copy of this job took over its lease (this one could not renew it in time): it stopped writing; "
      "see `trendoff status` for the one running"),

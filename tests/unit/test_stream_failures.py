@@ -17,6 +17,9 @@ CASES = [
      "('Unable to complete the operation against any hosts', {})", "cassandra-unreachable"),
     ("com.datastax.oss.driver.api.core.AllNodesFailedException: Could not reach any contact point",
      "cassandra-unreachable"),
+    # Seen when Cassandra lost a keyspace under a running ingest (kill -9 with cassandra.unsafesystem).
+    ("Traceback ... cassandra.InvalidRequest: Error from server: code=2200 [Invalid query] message=\"keyspace "
+     "ks_3fbd463e74 does not exist\"", "keyspace-gone"),
 ]
 
 
@@ -25,7 +28,7 @@ def test_known_failures_are_one_line_with_what_to_do(text: str, reason: str) -> 
     error = known_failure("ingest-tweets", text)
     assert error is not None and error.reason == reason
     assert error.message.startswith("ingest-tweets stopped: ") and "\n" not in error.message
-    assert ("--reset" in error.message) == (reason == "offsets-gone")
+    assert ("--reset" in error.message) == (reason in ("offsets-gone", "keyspace-gone"))
 
 
 def test_any_other_failure_is_left_as_a_bug() -> None:
