@@ -16,7 +16,7 @@ from typing import Any
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable, Session
 
-from trendoff import progress, topics
+from trendoff import progress, retention, topics
 from trendoff.cassandra_io import WORDS_VIEW, connect
 from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.entry import command_parser
@@ -44,7 +44,7 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 def _job_status(session: Session, settings: Settings, job: str, ends: dict[int, int] | None,
-                now: dt.datetime) -> dict[str, Any]:
+                now: dt.datetime, topic_id: str | None) -> dict[str, Any]:
     rows = list(session.execute(
         f"SELECT kafka_partition, next_offset, updated_at FROM {settings.keyspace}.{progress.PROGRESS_TABLES[job]} "
         "WHERE topic = %s", (settings.topic,)))
@@ -62,6 +62,7 @@ def _job_status(session: Session, settings: Settings, job: str, ends: dict[int, 
                            f"LIMIT {DEAD_LETTERS_CAP + 1}", (job, settings.topic))
     for row in dead:
         reasons[row.reason or ""] += 1
+    answer["lost_to_retention"] = retention.messages_missed(session, settings.keyspace, job, settings.topic, topic_id)
     capped = reasons.total() > DEAD_LETTERS_CAP
     answer["dead_letters"] = {"count": min(reasons.total(), DEAD_LETTERS_CAP), "more": capped,
                               "by_reason": dict(sorted(reasons.items()))}
@@ -89,6 +90,13 @@ def _end_offsets(settings: Settings) -> tuple[dict[int, int] | None, bool, str |
         return progress.end_offsets(settings.bootstrap_servers, settings.topic, PROBE_SECONDS), True, None
     except TrendoffError as error:  # a missing topic: the broker answers, the lag is unknown
         return None, error.reason != "kafka-unreachable", error.message
+
+
+def _topic_id(settings: Settings) -> str | None:
+    try:
+        return topics.topic_id(settings.bootstrap_servers, settings.topic, PROBE_SECONDS)
+    except TrendoffError:  # the gaps of every incarnation, then
+        return None
 
 
 def pipeline_status(settings: Settings, session: Session | None) -> dict[str, Any]:
@@ -125,7 +133,8 @@ def pipeline_status(settings: Settings, session: Session | None) -> dict[str, An
         }
         if cassandra_error is None and session is not None:
             try:
-                answer["jobs"] = {job: _job_status(session, settings, job, ends, now)
+                topic_id = _topic_id(settings) if ends is not None else None
+                answer["jobs"] = {job: _job_status(session, settings, job, ends, now, topic_id)
                                   for job in progress.PROGRESS_TABLES}
                 answer["batch"] = _batch_status(session, settings, now)
             except (DriverException, NoHostAvailable) as error:  # e.g. no such keyspace: say so, not a traceback
@@ -154,7 +163,8 @@ def status_text(status: dict[str, Any]) -> str:
         last = f"last micro-batch {age:.0f} s ago" if age is not None else "no micro-batch yet"
         dead = info["dead_letters"]
         more = "+" if dead["more"] else ""
-        lines.append(f"{job:<9} {lag}; {last}; dead letters {dead['count']:,}{more}")
+        lost = f"; {info['lost_to_retention']:,} lost to retention" if info["lost_to_retention"] else ""
+        lines.append(f"{job:<9} {lag}; {last}; dead letters {dead['count']:,}{more}{lost}")
     batch = status["batch"]
     if status["error"]:
         lines.append(f"views     {status['error']}")

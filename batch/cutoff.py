@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from trendoff import progress, topics
+from trendoff import progress, retention, topics
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.times import floor_to_minute
@@ -145,3 +145,10 @@ def batch_cutoff(
     log.info("batch cutoff T = %s%s", cutoff.isoformat(),
              f" (ingest behind on partitions {behind})" if behind else " (ingest caught up)")
     return cutoff
+
+
+def messages_lost_to_retention(settings: Settings, session: Session, timeout_seconds: float = 15.0) -> int:
+    """Messages of this incarnation of the topic that retention deleted before ingest read them (recorded by
+    ingest in retention_gaps when it noticed): tweets no layer counts."""
+    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic, timeout_seconds)
+    return retention.messages_missed(session, settings.keyspace, "ingest", settings.topic, topic_id)

@@ -30,7 +30,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff
+from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff, messages_lost_to_retention
 from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
 from trendoff.cassandra_io import connect, speed_expiry_warning
@@ -71,6 +71,7 @@ class BatchResult:
     skipped: dict[str, int] = field(default_factory=dict)  # rows T would count that break a limit, by reason
     oversized_users: dict[str, int] = field(default_factory=dict)  # user -> bytes of a word_counts not written
     published: bool = True  # False: a newer version was published first (by another run)
+    lost_to_retention: int = 0  # messages deleted by the topic's retention before ingest read them
 
 
 def counted_flag(cutoff: dt.datetime) -> F.Column:
@@ -216,6 +217,10 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
                                    advice="this run publishes a newer T; run batch more often")
     if warning:
         log.warning("%s", warning)
+    lost = messages_lost_to_retention(settings, session)
+    if lost:
+        log.warning("%s messages of %s were deleted by the topic's retention before ingest read them (table "
+                    "retention_gaps): no layer counts them", f"{lost:,}", settings.topic)
     version = int(time.time() * 1000)
     session.execute(
         "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
@@ -265,7 +270,7 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
     published = publish(session, version, cutoff)
     removed = clean_up_versions(session, options.keep_minutes)
     result = BatchResult(version, cutoff, tweets_read, tweets_counted, users, tuple(removed),
-                         time.monotonic() - started, skipped, oversized, published)
+                         time.monotonic() - started, skipped, oversized, published, lost)
     log.info("batch version %d %s: T = %s, %s tweets counted of %s read, %s users, %.1f s%s%s", version,
              "published" if published else "written, not published", cutoff.isoformat(),
              f"{tweets_counted:,}", f"{tweets_read:,}", f"{users:,}", result.seconds,
@@ -307,8 +312,10 @@ def main(argv: Sequence[str]) -> int:
             skipped = "".join(f", skipped {n:,} {reason}" for reason, n in sorted(result.skipped.items()))
             oversized = f", word counts too large for {len(result.oversized_users):,} users (not written)" if (
                 result.oversized_users) else ""
+            lost = f", {result.lost_to_retention:,} lost to retention before ingest read them" if (
+                result.lost_to_retention) else ""
             print(f"batch version {result.version}: T = {result.arrival_cutoff.isoformat()}, "
-                  f"{result.tweets_counted:,} of {result.tweets_read:,} tweets counted{skipped}{oversized}, "
+                  f"{result.tweets_counted:,} of {result.tweets_read:,} tweets counted{skipped}{oversized}{lost}, "
                   f"{result.users:,} users, {result.seconds:.1f} s", flush=True)
         if period is None:
             return 0

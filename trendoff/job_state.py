@@ -11,7 +11,8 @@ re-reading messages unasked.
 The progress rows are the truth about what the store holds: they are written after a micro-batch's
 effects, before Spark commits the micro-batch. A checkpoint ahead of them means writes the store had
 acknowledged are gone (a node killed before its commit log reached the disk); the job then resumes
-from the progress rows instead, and its idempotent writes put back what was lost.
+from the progress rows instead, and its idempotent writes put back what was lost. Offsets it would
+resume from that the topic's retention deleted are recorded (trendoff/retention.py), never skipped unsaid.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from cassandra.cluster import Session
 
-from trendoff import progress, topics
+from trendoff import progress, retention, topics
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 
@@ -143,15 +144,29 @@ def prepare_start(settings: Settings, session: Session, job: str, folder: Path, 
             log.warning("%s: the checkpoint is ahead of what Cassandra holds by %s messages (%s): writes it had "
                         "acknowledged are gone; resuming from the progress rows instead", job,
                         f"{sum(ahead.values()):,}", ", ".join(f"p{p} {n:,}" for p, n in sorted(ahead.items())))
-            for part in folder.iterdir():
-                if part.name != IDENTITY_FILE:
-                    shutil.rmtree(part) if part.is_dir() else part.unlink()
+            _clear_checkpoint(folder)
             starting = positions
     elif not (folder / "offsets").is_dir() and positions:
         # No checkpoint (a new --checkpoint folder, or one deleted by hand) but progress rows: resume where
         # the store says the job got to rather than reading the whole topic again.
         log.info("%s: no checkpoint in %s; resuming from the progress rows", job, folder)
         starting = positions
+    # Where Spark would resume; offsets there that retention deleted are recorded, and the job starts at
+    # the first message left (Spark's source would fail on them, and must not skip them unsaid).
+    resume = starting if starting is not None else committed if committed is not None else positions
+    if resume:
+        after_gaps = retention.find_and_record(settings, session, job, identity.topic_id, resume)
+        if after_gaps != resume:
+            _clear_checkpoint(folder)
+            starting = after_gaps
     folder.mkdir(parents=True, exist_ok=True)
     (folder / IDENTITY_FILE).write_text(json.dumps(asdict(identity)) + "\n", encoding="utf-8")
     return StartPlan(identity, starting)
+
+
+def _clear_checkpoint(folder: Path) -> None:
+    """Delete the checkpoint's offsets and commits (keeping its identity): the next query starts anew."""
+    if folder.is_dir():
+        for part in folder.iterdir():
+            if part.name != IDENTITY_FILE:
+                shutil.rmtree(part) if part.is_dir() else part.unlink()

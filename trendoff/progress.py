@@ -31,7 +31,8 @@ def _consumer(bootstrap: str, group: str, **extra: object) -> Consumer:
     return Consumer({**client_config(bootstrap), "group.id": group, "enable.auto.commit": False, **extra})
 
 
-def _end_offsets(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds: float) -> dict[int, int]:
+def _watermarks(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds: float
+                ) -> dict[int, tuple[int, int]]:
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_seconds)
         described = metadata.topics.get(topic)
@@ -40,18 +41,37 @@ def _end_offsets(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds
         return {
             partition: consumer.get_watermark_offsets(
                 TopicPartition(topic, partition), timeout=timeout_seconds, cached=False
-            )[1]
+            )
             for partition in described.partitions
         }
     except KafkaException as error:
-        raise TrendoffError("kafka-unreachable", f"cannot read the end offsets of {topic}: {error}") from error
+        raise TrendoffError("kafka-unreachable", f"cannot read the offsets of {topic}: {error}") from error
+
+
+def _end_offsets(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds: float) -> dict[int, int]:
+    return {partition: high for partition, (_low, high) in _watermarks(consumer, bootstrap, topic,
+                                                                        timeout_seconds).items()}
+
+
+def _probe(bootstrap: str) -> Consumer:
+    return _consumer(bootstrap, f"trendoff-probe-{uuid.uuid4().hex[:8]}")
 
 
 def end_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
     """The high watermark (offset of the next message) of every partition of ``topic``."""
-    consumer = _consumer(bootstrap, f"trendoff-probe-{uuid.uuid4().hex[:8]}")
+    consumer = _probe(bootstrap)
     try:
         return _end_offsets(consumer, bootstrap, topic, timeout_seconds)
+    finally:
+        consumer.close()
+
+
+def start_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
+    """The low watermark (first message still on the broker, after retention) of every partition."""
+    consumer = _probe(bootstrap)
+    try:
+        return {partition: low for partition, (low, _high) in _watermarks(consumer, bootstrap, topic,
+                                                                          timeout_seconds).items()}
     finally:
         consumer.close()
 

@@ -35,6 +35,7 @@ from trendoff.kafka_messages import (
 )
 from trendoff.leases import Lease
 from trendoff.retries import retry_cassandra
+from trendoff.stream_failures import known_failure
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
@@ -274,9 +275,10 @@ class StreamingJob:
                  tweet_columns: dict[str, Column], process_tweets: ProcessTweets) -> None:
         self.name = f"{job}-{settings.topic}"
         self.options = options
+        self._spark, self._settings, self._job = spark, settings, job
         self._stop_requested = threading.Event()
         self.recorder = ProgressRecorder(settings, job)
-        folder = checkpoint_dir(settings, job, options)
+        self._folder = checkpoint_dir(settings, job, options)
         # The lease first: a second copy of this job must not touch the state of the one running.
         self.lease = Lease(self.recorder.session, settings.keyspace, f"{job}:{settings.topic}")
         try:
@@ -284,27 +286,49 @@ class StreamingJob:
         except BaseException:
             self.recorder.close()
             raise
+        limit_avro_strings(spark)
+        self._handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets,
+                                           options.max_offsets_per_trigger, self.lease.check)
         try:
-            plan = job_state.prepare_start(settings, self.recorder.session, job, folder, options.reset)
-            partitions = (self.recorder.end_offsets() or {}) if plan.starting else {}
+            self.query: StreamingQuery = self._start_query(options.reset)
         except BaseException:
             self.lease.release()
             self.recorder.close()
             raise
+
+    def _start_query(self, reset: bool) -> StreamingQuery:
+        """Check the job's state (job_state.prepare_start), then start its query where the state says."""
+        plan = job_state.prepare_start(self._settings, self.recorder.session, self._job, self._folder, reset)
+        self.last_plan = plan
+        partitions = (self.recorder.end_offsets() or {}) if plan.starting else {}
         self.recorder.topic_id = plan.identity.topic_id
-        limit_avro_strings(spark)
-        handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets,
-                                     options.max_offsets_per_trigger, self.lease.check)
-        stream = kafka_stream(spark, settings, job, options.max_offsets_per_trigger, plan.starting, partitions)
-        writer = (stream.writeStream.queryName(self.name).foreachBatch(handle)
-                  .option("checkpointLocation", str(folder)))
-        if options.until_idle:
+        stream = kafka_stream(self._spark, self._settings, self._job, self.options.max_offsets_per_trigger,
+                              plan.starting, partitions)
+        writer = (stream.writeStream.queryName(self.name).foreachBatch(self._handle)
+                  .option("checkpointLocation", str(self._folder)))
+        if self.options.until_idle:
             # Everything on the topic when the query starts, in as many micro-batches as
             # maxOffsetsPerTrigger asks for, then the query ends by itself.
             writer = writer.trigger(availableNow=True)
         else:
-            writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
-        self.query: StreamingQuery = writer.start()
+            writer = writer.trigger(processingTime=f"{self.options.trigger_seconds} seconds")
+        return writer.start()
+
+    def _resumed_after_retention(self, failure: BaseException) -> bool:
+        """After a failure on offsets the broker no longer has: record the gap and start again past it.
+
+        False when the failure is another one, or when no gap explains it (then it is reported). A topic
+        recreated meanwhile is a state-mismatch error from prepare_start.
+        """
+        known = known_failure(self.name, str(failure))
+        if known is None or known.reason != "offsets-gone" or not job_state.is_local_folder(self._folder):
+            return False
+        self.query = self._start_query(reset=False)
+        if self.last_plan.starting is None:  # no gap found: this query resumes from the same offsets
+            self.query.stop()
+            return False
+        log.info("%s: started again past the messages retention deleted", self.name)
+        return True
 
     @property
     def is_active(self) -> bool:
@@ -326,6 +350,19 @@ class StreamingJob:
         """Ask the job to stop (SIGTERM): the query is stopped from :meth:`run`, which then returns."""
         self._stop_requested.set()
 
+    def _wait(self, deadline: float) -> BaseException | None:
+        """Wait for the query to end (or SIGTERM, or the deadline); its failure, if it failed."""
+        try:
+            # Short waits: a signal handler runs only between two Python steps, not inside a py4j call.
+            while self.query.isActive and not self._stop_requested.is_set():
+                if time.monotonic() > deadline:
+                    raise TrendoffError("stream-timeout", f"{self.name} had not caught up after "
+                                        f"{self.options.timeout_seconds:.0f} s")
+                self.query.awaitTermination(1)
+        except StreamingQueryException as error:  # awaitTermination re-raises the query's failure
+            return error
+        return None if self._stop_requested.is_set() else self.query.exception()
+
     def run(self) -> None:
         """Wait: until the topic is drained (--until-idle, with a deadline), until the query stops, or until
         SIGTERM asks the job to stop (then the micro-batch in flight ends or is abandoned, its writes
@@ -337,52 +374,14 @@ class StreamingJob:
         deadline = time.monotonic() + self.options.timeout_seconds if self.options.until_idle else math.inf
         try:
             with on_sigterm(self.request_stop):
-                # Short waits: a signal handler runs only between two Python steps, not inside a py4j call.
-                while self.query.isActive and not self._stop_requested.is_set():
-                    if time.monotonic() > deadline:
-                        raise TrendoffError("stream-timeout", f"{self.name} had not caught up after "
-                                            f"{self.options.timeout_seconds:.0f} s")
-                    self.query.awaitTermination(1)
+                while (failure := self._wait(deadline)) is not None and self._resumed_after_retention(failure):
+                    failure = None
             if self._stop_requested.is_set():
                 log.info("%s: stopping (SIGTERM)", self.name)
-        except StreamingQueryException as error:  # awaitTermination re-raises the query's failure
-            failure = error
         finally:
             self.stop()
-        failure = failure or (None if self._stop_requested.is_set() else self.failure())
         if failure is not None:
             known = known_failure(self.name, str(failure))
             if known is not None:
                 raise known from failure
             raise RuntimeError(f"{self.name} failed: {failure}") from failure
-
-
-# Operational failures a user can act on, recognised in the query's failure text (Spark wraps them in a
-# JVM traceback): (marker, reason, what to say after the job's name).
-_KNOWN_FAILURES = (
-    ("some data may have been missed", "offsets-gone",
-     "the topic's offsets no longer match this job's checkpoint (the topic was recreated, or retention deleted "
-     "messages it had not read): start over with --reset (locally: `trendoff stack down --wipe` wipes both)"),
-    ("OffsetOutOfRange", "offsets-gone",
-     "messages this job had not read yet were deleted by the topic's retention: start over with --reset"),
-    ("NoHostAvailable", "cassandra-unreachable",
-     "Cassandra stopped answering: check it (`trendoff stack status`), then start the job again; "
-     "it resumes from its checkpoint"),
-    ("AllNodesFailedException", "cassandra-unreachable",
-     "Cassandra stopped answering: check it (`trendoff stack status`), then start the job again; "
-     "it resumes from its checkpoint"),
-    ('[Invalid query] message="keyspace', "keyspace-gone",
-     "its keyspace no longer exists (wiped or dropped while it ran): apply the schema (`trendoff stack up`), "
-     "then start the job again with --reset"),
-    ("the lease was lost", "lease-lost",
-     "another copy of this job took over its lease (this one could not renew it in time): it stopped writing; "
-     "see `trendoff status` for the one running"),
-)
-
-
-def known_failure(job_name: str, failure_text: str) -> TrendoffError | None:
-    """The one-line error for a streaming failure a user can act on, or None for any other (a bug)."""
-    for marker, reason, advice in _KNOWN_FAILURES:
-        if marker in failure_text:
-            return TrendoffError(reason, f"{job_name} stopped: {advice}")
-    return None

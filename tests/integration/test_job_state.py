@@ -139,3 +139,33 @@ def test_messages_deleted_before_ingest_read_them_are_counted_and_logged(
     assert expected in caplog.text
     run_until_idle(spark, settings, "ingest", tmp_path)
     assert master_ids(spark, settings) == {t["id"] for t in batch[20:]}, "the rest is landed"
+
+
+def test_a_job_restarted_past_retention_records_the_gap_and_reads_the_rest(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from confluent_kafka import TopicPartition
+
+    from trendoff.batch.job import run_batch
+
+    settings = pipeline_settings
+    batch = tweets(50, 14_000)
+    produce_tweets(settings, batch[:20], partition=0)
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    produce_tweets(settings, batch[20:], partition=0)
+    # The job was stopped longer than the topic keeps messages: 15 it never read (offsets 20 to 34) are gone.
+    admin = topics.admin_client(settings.bootstrap_servers)
+    for future in admin.delete_records([TopicPartition(settings.topic, 0, 35)], request_timeout=30).values():
+        future.result(timeout=30)
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    assert master_ids(spark, settings) == {t["id"] for t in batch[:20] + batch[35:]}, "everything left is landed"
+    assert "ingest: 15 messages of" in caplog.text and "p0 offsets 20 to 34" in caplog.text
+    gaps = [(row.kafka_partition, row.from_offset, row.to_offset) for row in cassandra_session.execute(
+        "SELECT * FROM retention_gaps WHERE job = 'ingest' AND topic = %s", (settings.topic,))]
+    assert gaps == [(0, 20, 35)]
+    # Every batch run says what no layer counts; a second start finds nothing new to record.
+    assert run_batch(spark, settings, clock_skew_seconds=0).lost_to_retention == 15
+    run_until_idle(spark, settings, "ingest", tmp_path)
+    assert len(list(cassandra_session.execute("SELECT * FROM retention_gaps WHERE job = 'ingest' AND topic = %s",
+                                              (settings.topic,)))) == 1

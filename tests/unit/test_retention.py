@@ -1,0 +1,13 @@
+"""Which offsets a job would resume from that the broker no longer holds."""
+
+from __future__ import annotations
+
+from trendoff.retention import Gap, gaps_before
+
+
+def test_a_gap_is_only_where_the_resume_position_is_below_the_first_message_left() -> None:
+    resume = {0: 20, 1: 40, 2: 5}
+    first_on_broker = {0: 35, 1: 40, 2: 0, 3: 9}  # p3: the job has no position there, so nothing it missed
+    assert gaps_before(resume, first_on_broker) == [Gap(0, 20, 35)]
+    assert gaps_before(resume, first_on_broker)[0].messages == 15
+    assert gaps_before({}, first_on_broker) == []
