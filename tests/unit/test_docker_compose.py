@@ -28,8 +28,8 @@ def test_services_are_there_with_healthchecks(compose: dict) -> None:
 
 def test_ports_match_the_local_stack_defaults(compose: dict) -> None:
     defaults = Settings()
-    assert f"{defaults.kafka_port}:9092" in compose["services"]["kafka"]["ports"]
-    assert f"{defaults.cassandra_port}:9042" in compose["services"]["cassandra"]["ports"]
+    assert f"127.0.0.1:{defaults.kafka_port}:9092" in compose["services"]["kafka"]["ports"]
+    assert f"127.0.0.1:{defaults.cassandra_port}:9042" in compose["services"]["cassandra"]["ports"]
     kafka_env = compose["services"]["kafka"]["environment"]
     assert "HOST://localhost:9092" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
     assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the project creates the topic
@@ -63,3 +63,30 @@ def test_the_image_copies_every_layer_folder() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     for folder in folders | {"jvm"}:
         assert f"COPY {folder} {folder}" in dockerfile
+
+
+def test_a_laptop_exposes_nothing_beyond_loopback_and_bounds_every_container(compose: dict) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+        assert service.get("mem_limit"), f"{name} has no memory limit"
+
+
+def test_server_data_lives_in_named_volumes_like_the_checkpoints(compose: dict) -> None:
+    mounts = {name: [m.split(":")[0] for m in compose["services"][name]["volumes"]] for name in ("kafka", "cassandra")}
+    assert compose["services"]["kafka"]["environment"]["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+    assert "kafka-data:/var/lib/kafka/data" in compose["services"]["kafka"]["volumes"]
+    assert "cassandra-data:/var/lib/cassandra" in compose["services"]["cassandra"]["volumes"]
+    assert {mounts["kafka"][0], mounts["cassandra"][0], "trendoff-run"} <= set(compose["volumes"])
+
+
+def test_the_image_runs_as_a_user_under_an_init_and_caches_its_dependencies() -> None:
+    lines = [line.strip() for line in (PROJECT_ROOT / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), "the jobs run as a non-root user"
+    assert lines[-1] == 'ENTRYPOINT ["tini", "--", "trendoff"]', "tini passes SIGTERM on and reaps the JVMs"
+    first_code_copy = min(i for i, line in enumerate(lines) if line.startswith("COPY trendoff "))
+    dependencies = next(i for i, line in enumerate(lines) if "pip install --no-cache-dir -r" in line)
+    assert dependencies < first_code_copy, "pyspark is installed in a layer a code edit does not invalidate"
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".jvm", "run", ".git"} <= set(ignored), "the build context carries no downloads or run data"
