@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from trendoff import avro_codec, topics
 from trendoff.cassandra_io import SPARK_FORMAT
@@ -122,6 +122,14 @@ def produce_tweets(
     for value in poison:
         producer.produce(settings.topic, key=b"poison", value=value, **where)
     assert producer.flush(30) == 0, "messages still undelivered after 30 s"
+
+
+def delete_messages_before(settings: Settings, partition: int, offset: int) -> None:
+    """What the topic's retention does: the partition's first message becomes the one at ``offset``."""
+    admin = topics.admin_client(settings.bootstrap_servers)
+    for future in admin.delete_records([TopicPartition(settings.topic, partition, offset)],
+                                       request_timeout=30).values():
+        future.result(timeout=30)
 
 
 def consume_all(settings: Settings, expected: int, timeout_seconds: float = 30) -> list[Any]:

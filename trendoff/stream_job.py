@@ -290,16 +290,18 @@ class StreamingJob:
         self._handle = micro_batch_handler(job, settings, self.recorder, tweet_columns, process_tweets,
                                            options.max_offsets_per_trigger, self.lease.check)
         try:
-            self.query: StreamingQuery = self._start_query(options.reset)
+            self.query: StreamingQuery = self._start_query(self._prepare(options.reset))
         except BaseException:
             self.lease.release()
             self.recorder.close()
             raise
 
-    def _start_query(self, reset: bool) -> StreamingQuery:
-        """Check the job's state (job_state.prepare_start), then start its query where the state says."""
-        plan = job_state.prepare_start(self._settings, self.recorder.session, self._job, self._folder, reset)
-        self.last_plan = plan
+    def _prepare(self, reset: bool) -> job_state.StartPlan:
+        """Check the job's state against the topic and keyspace (job_state.prepare_start): where to start."""
+        return job_state.prepare_start(self._settings, self.recorder.session, self._job, self._folder, reset)
+
+    def _start_query(self, plan: job_state.StartPlan) -> StreamingQuery:
+        """Start the job's query where ``plan`` says."""
         partitions = (self.recorder.end_offsets() or {}) if plan.starting else {}
         self.recorder.topic_id = plan.identity.topic_id
         stream = kafka_stream(self._spark, self._settings, self._job, self.options.max_offsets_per_trigger,
@@ -323,10 +325,10 @@ class StreamingJob:
         known = known_failure(self.name, str(failure))
         if known is None or known.reason != "offsets-gone" or not job_state.is_local_folder(self._folder):
             return False
-        self.query = self._start_query(reset=False)
-        if self.last_plan.starting is None:  # no gap found: this query resumes from the same offsets
-            self.query.stop()
+        plan = self._prepare(reset=False)
+        if plan.starting is None:  # no gap found: the checkpoint's offsets stand, and would fail again
             return False
+        self.query = self._start_query(plan)
         log.info("%s: started again past the messages retention deleted", self.name)
         return True
 

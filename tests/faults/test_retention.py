@@ -12,11 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from confluent_kafka import TopicPartition
-
-from tests.support import connection_args, produce_tweets, simple_tweets, wait_until
+from tests.support import connection_args, delete_messages_before, produce_tweets, simple_tweets, wait_until
 from tests.support_faults import ingest_lag, ingest_process, stored_ids, with_own_keyspace_and_topic
-from trendoff import topics
 from trendoff.config import Settings
 
 
@@ -48,9 +45,7 @@ def test_a_running_job_records_what_retention_deleted_and_goes_on(private_stack:
             os.kill(pid, signal.SIGSTOP)
         try:
             produce_tweets(settings, batch[20:], partition=0)
-            admin = topics.admin_client(settings.bootstrap_servers)
-            for future in admin.delete_records([TopicPartition(settings.topic, 0, 35)], request_timeout=30).values():
-                future.result(timeout=30)
+            delete_messages_before(settings, 0, 35)
         finally:
             for pid in frozen:
                 os.kill(pid, signal.SIGCONT)

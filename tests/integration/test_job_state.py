@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.support import cassandra_table, delete_topic, produce_tweets, run_until_idle
+from tests.support import cassandra_table, delete_messages_before, delete_topic, produce_tweets, run_until_idle
 from tests.support import simple_tweets as tweets
 from trendoff import cassandra_io, progress, topics
 from trendoff.batch.cutoff import partition_facts
+from trendoff.batch.job import run_batch
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.job_state import IDENTITY_FILE
@@ -21,6 +22,11 @@ from trendoff.job_state import IDENTITY_FILE
 
 def master_ids(spark: SparkSession, settings: Settings) -> set[int]:
     return {row.id for row in cassandra_table(spark, settings, "tweets").select("id").collect()}
+
+
+def recorded_gaps(session: Any, settings: Settings) -> list[tuple[int, int, int]]:
+    rows = session.execute("SELECT * FROM retention_gaps WHERE job = 'ingest' AND topic = %s", (settings.topic,))
+    return [(row.kafka_partition, row.from_offset, row.to_offset) for row in rows]
 
 
 def test_a_recreated_topic_stops_ingest_until_reset_and_nothing_is_skipped(
@@ -124,16 +130,11 @@ def test_messages_deleted_before_ingest_read_them_are_counted_and_logged(
     pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from confluent_kafka import TopicPartition
-
     settings = pipeline_settings
     batch = tweets(50, 12_000)
     produce_tweets(settings, batch, partition=0)
     # What retention does to a partition nobody read in time: its start moves past messages (here 20).
-    admin = topics.admin_client(settings.bootstrap_servers)
-    deleted = admin.delete_records([TopicPartition(settings.topic, 0, 20)], request_timeout=30)
-    for future in deleted.values():
-        future.result(timeout=30)
+    delete_messages_before(settings, 0, 20)
     partition_facts(settings, cassandra_session)
     expected = f"{settings.topic}/0: 20 messages (offsets 0 to 19) were deleted by retention before ingest read them"
     assert expected in caplog.text
@@ -145,27 +146,18 @@ def test_a_job_restarted_past_retention_records_the_gap_and_reads_the_rest(
     pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from confluent_kafka import TopicPartition
-
-    from trendoff.batch.job import run_batch
-
     settings = pipeline_settings
     batch = tweets(50, 14_000)
     produce_tweets(settings, batch[:20], partition=0)
     run_until_idle(spark, settings, "ingest", tmp_path)
     produce_tweets(settings, batch[20:], partition=0)
     # The job was stopped longer than the topic keeps messages: 15 it never read (offsets 20 to 34) are gone.
-    admin = topics.admin_client(settings.bootstrap_servers)
-    for future in admin.delete_records([TopicPartition(settings.topic, 0, 35)], request_timeout=30).values():
-        future.result(timeout=30)
+    delete_messages_before(settings, 0, 35)
     run_until_idle(spark, settings, "ingest", tmp_path)
     assert master_ids(spark, settings) == {t["id"] for t in batch[:20] + batch[35:]}, "everything left is landed"
     assert "ingest: 15 messages of" in caplog.text and "p0 offsets 20 to 34" in caplog.text
-    gaps = [(row.kafka_partition, row.from_offset, row.to_offset) for row in cassandra_session.execute(
-        "SELECT * FROM retention_gaps WHERE job = 'ingest' AND topic = %s", (settings.topic,))]
-    assert gaps == [(0, 20, 35)]
+    assert recorded_gaps(cassandra_session, settings) == [(0, 20, 35)]
     # Every batch run says what no layer counts; a second start finds nothing new to record.
     assert run_batch(spark, settings, clock_skew_seconds=0).lost_to_retention == 15
     run_until_idle(spark, settings, "ingest", tmp_path)
-    assert len(list(cassandra_session.execute("SELECT * FROM retention_gaps WHERE job = 'ingest' AND topic = %s",
-                                              (settings.topic,)))) == 1
+    assert recorded_gaps(cassandra_session, settings) == [(0, 20, 35)]
