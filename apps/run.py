@@ -83,12 +83,14 @@ def check_services(settings: Settings) -> None:
     one line now rather than every child failing and restarting. Creating what is missing is what the
     producer (topic) and the jobs (tables) do anyway."""
     try:
-        topics.wait_for_broker(settings.bootstrap_servers, timeout_seconds=topics.BROKER_CHECK_SECONDS)
+        topics.wait_for_broker(settings, timeout_seconds=topics.BROKER_CHECK_SECONDS)
     except TrendoffError as error:
+        if error.reason in topics.SECURITY_FAILURES:
+            raise
         where = settings.bootstrap_servers
         message = f"cannot reach Kafka at {where}: is the stack up? (trendoff stack up)"
         raise TrendoffError("kafka-unreachable", message) from error
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+    topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
     ensure_schema(settings)
 
 

@@ -83,18 +83,18 @@ def _batch_status(session: Session, settings: Settings, now: dt.datetime) -> dic
 def _end_offsets(settings: Settings) -> tuple[dict[int, int] | None, bool, str | None]:
     """The topic's end offsets (None when unknown), whether the broker answers, and what went wrong."""
     try:
-        topics.wait_for_broker(settings.bootstrap_servers, PROBE_SECONDS)
+        topics.wait_for_broker(settings, PROBE_SECONDS)
     except TrendoffError as error:
         return None, False, error.message
     try:
-        return progress.end_offsets(settings.bootstrap_servers, settings.topic, PROBE_SECONDS), True, None
+        return progress.end_offsets(settings, settings.topic, PROBE_SECONDS), True, None
     except TrendoffError as error:  # a missing topic: the broker answers, the lag is unknown
         return None, error.reason != "kafka-unreachable", error.message
 
 
 def _topic_id(settings: Settings) -> str | None:
     try:
-        return topics.topic_id(settings.bootstrap_servers, settings.topic, PROBE_SECONDS)
+        return topics.topic_id(settings, settings.topic, PROBE_SECONDS)
     except TrendoffError:  # the gaps of every incarnation, then
         return None
 

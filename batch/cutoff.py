@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
@@ -95,17 +94,11 @@ def partition_facts(settings: Settings, session: Session, timeout_seconds: float
 
     Call it after taking t0: the end offsets must be read after it.
     """
-    ends = progress.end_offsets(settings.bootstrap_servers, settings.topic, timeout_seconds)
+    ends = progress.end_offsets(settings, settings.topic, timeout_seconds)
     # Only progress written for this incarnation of the topic says what ingest landed of it.
-    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic, timeout_seconds)
+    topic_id = topics.topic_id(settings, settings.topic, timeout_seconds)
     landed = progress.job_positions(session, settings.keyspace, "ingest", settings.topic, topic_id)
-    consumer = Consumer({
-        "bootstrap.servers": settings.bootstrap_servers,
-        "group.id": f"trendoff-cutoff-{uuid.uuid4().hex[:8]}",  # never commits: the group is a throwaway
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "log_level": 2,
-    })
+    consumer = progress.probe_consumer(settings, "cutoff", **{"auto.offset.reset": "earliest"})
     try:
         facts = []
         for partition, end in sorted(ends.items()):
@@ -150,5 +143,5 @@ def batch_cutoff(
 def messages_lost_to_retention(settings: Settings, session: Session, timeout_seconds: float = 15.0) -> int:
     """Messages of this incarnation of the topic that retention deleted before ingest read them (recorded by
     ingest in retention_gaps when it noticed): tweets no layer counts."""
-    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic, timeout_seconds)
+    topic_id = topics.topic_id(settings, settings.topic, timeout_seconds)
     return retention.messages_missed(session, settings.keyspace, "ingest", settings.topic, topic_id)

@@ -98,7 +98,7 @@ def run(tweets: int, users: int, seed: int) -> dict[str, float]:
     settings = load_settings().with_overrides(keyspace=f"bench_batch_{suffix}", topic=f"bench_batch_{suffix}")
     session = cassandra_io.connect(settings)
     cassandra_io.apply_schema(session, settings)
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, 4)
+    topics.ensure_topic(settings, settings.topic, 4)
     spark = spark_session(settings, "trendoff-bench-batch")
     try:
         started = time.monotonic()
@@ -125,7 +125,7 @@ def run(tweets: int, users: int, seed: int) -> dict[str, float]:
         spark.stop()
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
         session.cluster.shutdown()
-        topics.delete_topic(settings.bootstrap_servers, settings.topic)
+        topics.delete_topic(settings, settings.topic)
     return {
         "tweets": tweets, "users_written": result.users, "fill_seconds": fill_seconds,
         "batch_seconds": result.seconds, "batch_tweets_per_second": tweets / result.seconds,

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = base.with_overrides(keyspace=name, topic=name)
     session = cassandra_io.connect(settings)
     cassandra_io.apply_schema(session, settings)
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+    topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
     results = {}
     try:
         produce(settings, args.tweets, args.chars)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=600)
         session.cluster.shutdown()
-        topics.delete_topic(settings.bootstrap_servers, settings.topic)
+        topics.delete_topic(settings, settings.topic)
     return 0 if all(code == 0 for code, *_ in results.values()) else 1
 
 

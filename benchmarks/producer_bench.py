@@ -44,14 +44,14 @@ def write_csv(path: Path, tweets: int) -> None:
 def replay_once(path: Path, tweets: int) -> dict[str, float]:
     """One replay of ``path`` into a new topic; the topic is created before the clock starts."""
     settings = load_settings(topic=f"bench_producer_{uuid.uuid4().hex[:8]}")
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+    topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
     try:
         publisher = Publisher(settings, total=tweets)
         cpu_started = time.process_time()
         summary = publisher.run(csv_tweets(path, SPEC))
         cpu_seconds = time.process_time() - cpu_started
     finally:
-        topics.delete_topic(settings.bootstrap_servers, settings.topic)
+        topics.delete_topic(settings, settings.topic)
     assert summary.delivered == tweets and summary.failed == 0, summary.lines()
     return {"seconds": summary.seconds, "cpu_seconds": cpu_seconds, "tweets_per_second": tweets / summary.seconds}
 

@@ -144,7 +144,7 @@ def run(minutes: float, rate: int, seed: int, users: int) -> dict[str, Any]:
         session = cassandra_io.connect(settings)
         try:
             deadline = time.monotonic() + 900
-            while any(progress.lag(session, settings.keyspace, job, settings.bootstrap_servers, settings.topic).total
+            while any(progress.lag(session, settings.keyspace, job, settings, settings.topic).total
                       for job in ("ingest", "speed")):
                 if time.monotonic() > deadline:
                     raise RuntimeError("the jobs did not catch up within 15 minutes of the last tweet")

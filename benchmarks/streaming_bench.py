@@ -119,7 +119,7 @@ def wait_for_jobs(settings: Settings, session: Any, jobs: list[Job], timeout_sec
     deadline = time.monotonic() + timeout_seconds
     while True:
         check_running(jobs)
-        lags = [progress.lag(session, settings.keyspace, job.name, settings.bootstrap_servers, settings.topic)
+        lags = [progress.lag(session, settings.keyspace, job.name, settings, settings.topic)
                 for job in jobs]
         if all(lag.total == 0 for lag in lags):
             return
@@ -208,7 +208,7 @@ def main() -> None:
     settings = load_settings(keyspace=f"bench_{name}", topic=f"bench_tweets_{name}",
                              topic_partitions=args.partitions)
     session = cassandra_io.connect(settings)
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+    topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
     cassandra_io.apply_schema(session, settings)
     spark = spark_session(settings, "trendoff-streaming-bench") if args.shared_session else None
     jobs: list[Job] = []
@@ -237,7 +237,7 @@ def main() -> None:
                 job.stop()
             session.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}", timeout=120)
             session.cluster.shutdown()
-            topics.delete_topic(settings.bootstrap_servers, settings.topic)
+            topics.delete_topic(settings, settings.topic)
             if spark is not None:
                 spark.stop()
 

@@ -70,7 +70,7 @@ def wait_for_jobs(settings: Settings, jobs: list[StreamingJob], timeout_seconds:
 
     session = cassandra_io.connect(settings)
     try:
-        progress.wait_until_caught_up(session, settings.keyspace, ["ingest", "speed"], settings.bootstrap_servers,
+        progress.wait_until_caught_up(session, settings.keyspace, ["ingest", "speed"], settings,
                                       settings.topic, timeout_seconds, check_jobs=check_jobs)
     finally:
         session.cluster.shutdown()
@@ -171,7 +171,8 @@ def main(argv: Sequence[str]) -> int:
     args.user_pair = _users(args.users)
     args.paths = args.input or [settings.home / name for name in BUNDLED]
     args.spec_for = {path: spec_from_args(args, path) for path in args.paths}
-    stack = Stack(settings)
+    stack = Stack.open(settings)
+    settings = stack.settings
     already_running = {service.name for service in stack.local_services() if service.owned_pid() is not None}
     started = time.monotonic()
     print("[1/5] starting the stack (Kafka broker, Cassandra node)" if stack.local_services()

@@ -78,7 +78,7 @@ class RateLimiter:
 
 def producer_config(settings: Settings) -> dict[str, Any]:
     return {
-        **topics.client_config(settings.bootstrap_servers),
+        **topics.client_config(settings),
         # Idempotence makes librdkafka's retries safe: no duplicates, per-partition order kept.
         "enable.idempotence": True,
         "acks": "all",
@@ -136,17 +136,19 @@ class Publisher:
 
     def ensure_topic(self) -> None:
         try:
-            topics.wait_for_broker(self.settings.bootstrap_servers, timeout_seconds=topics.BROKER_CHECK_SECONDS)
+            topics.wait_for_broker(self.settings, timeout_seconds=topics.BROKER_CHECK_SECONDS)
         except TrendoffError as error:
+            if error.reason in topics.SECURITY_FAILURES:
+                raise
             raise TrendoffError(
                 "kafka-unreachable",
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: is the stack up? (trendoff stack up)",
             ) from error
-        if not self.create_topic and not topics.topic_exists(self.settings.bootstrap_servers, self.topic):
+        if not self.create_topic and not topics.topic_exists(self.settings, self.topic):
             raise TrendoffError(
                 "no-topic", f"topic {self.topic} does not exist on {self.settings.bootstrap_servers}: check --topic "
                 f"(${ENV_VARS['topic']}), or pass --create-topic to create it")
-        topics.ensure_topic(self.settings.bootstrap_servers, self.topic, self.settings.topic_partitions)
+        topics.ensure_topic(self.settings, self.topic, self.settings.topic_partitions)
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is None:

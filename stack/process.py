@@ -103,8 +103,10 @@ class LocalService:
     name: str
     main_class: str
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secure: bool = False) -> None:
         self.settings = settings
+        # Started with logins and TLS (stack/secure.py); settings then carry the client side of them.
+        self.secure = secure
         self.run_dir = settings.run_dir / self.name
         self.jar_dir = settings.downloads_dir / self.name
         self.config_dir = settings.home / "jvm" / self.name

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trendoff import cassandra_io, topics
 from trendoff.errors import TrendoffError
+from trendoff.stack import secure
 from trendoff.stack.process import LocalService, port_open, read_options, render_template
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,15 @@ class KafkaBroker(LocalService):
                 "kafka_port": str(self.settings.kafka_port),
                 "controller_port": str(self.settings.kafka_controller_port),
                 "data_dir": str(self.run_dir / "data"),
+                "listener": "SASL_SSL" if self.secure else "PLAINTEXT",
+                "controller_protocol": "SSL" if self.secure else "PLAINTEXT",
             },
         )
+        if self.secure:
+            extra = "".join(f"{key}={value}\n" for key, value in secure.kafka_properties(self.settings).items())
+            with self.properties_file.open("a", encoding="utf-8") as properties:
+                properties.write("# --secure (stack/secure.py)\n" + extra)
+            self.properties_file.chmod(0o600)
         cluster_id_file = self.run_dir / "cluster.id"
         if not cluster_id_file.is_file():
             # Kafka's cluster id is a URL-safe base64 UUID without padding.
@@ -56,6 +64,7 @@ class KafkaBroker(LocalService):
                 "-c",
                 str(self.properties_file),
                 "--ignore-formatted",
+                *(secure.scram_arguments(self.settings) if self.secure else []),
             ],
             capture_output=True,
             text=True,
@@ -85,7 +94,7 @@ class KafkaBroker(LocalService):
         if not port_open(self.settings.kafka_port):
             return False
         try:
-            topics.wait_for_broker(self.settings.bootstrap_servers, timeout_seconds=2.0)
+            topics.wait_for_broker(self.settings, timeout_seconds=2.0)
         except TrendoffError:
             return False
         return True
@@ -111,6 +120,11 @@ class CassandraNode(LocalService):
                 "data_dir": str(self.run_dir / "data"),
             },
         )
+        if self.secure:
+            config = self.run_dir / "cassandra.yaml"
+            with config.open("a", encoding="utf-8") as yaml_file:
+                yaml_file.write(secure.cassandra_yaml(self.settings))
+            config.chmod(0o600)
 
     def jvm_arguments(self) -> list[str]:
         heap = self.settings.cassandra_heap_mb
@@ -118,6 +132,8 @@ class CassandraNode(LocalService):
             f"-Xms{heap}m",
             f"-Xmx{heap}m",
             *read_options(self.config_dir / "jvm17.options"),
+            # The built-in superuser is made at once (not 10 s after start), for secure.provision_cassandra_role.
+            *(["-Dcassandra.superuser_setup_delay_ms=0"] if self.secure else []),
             f"-Dcassandra.config=file://{self.run_dir / 'cassandra.yaml'}",
             f"-Dcassandra.storagedir={self.run_dir / 'data'}",
             f"-Dcassandra.logdir={self.run_dir / 'logs'}",
@@ -129,8 +145,9 @@ class CassandraNode(LocalService):
             return False
         try:
             session = cassandra_io.connect(self.settings, timeout_seconds=3.0)
-        except TrendoffError:
-            return False
+        except TrendoffError as error:
+            # Secured: a refused login is an answer (trendoff's role is made once the node is up).
+            return self.secure and error.reason == "cassandra-auth"
         try:
             return session.execute("SELECT release_version FROM system.local").one() is not None
         except Exception:  # the node may still be finishing start-up; the next probe tells

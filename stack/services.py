@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from trendoff import cassandra_io, topics
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
+from trendoff.stack import secure
 from trendoff.stack.process import LocalService, ServiceState, find_java, port_open
 from trendoff.stack.servers import CassandraNode, KafkaBroker
 
@@ -56,10 +57,18 @@ def _try_lock(lock_file: object) -> bool:
 class Stack:
     """The Kafka broker and Cassandra node the pipeline uses: local processes or external services."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, secure: bool = False) -> None:
         self.settings = settings
-        self.kafka = KafkaBroker(settings)
-        self.cassandra = CassandraNode(settings)
+        self.secure = secure
+        self.kafka = KafkaBroker(settings, secure)
+        self.cassandra = CassandraNode(settings, secure)
+
+    @classmethod
+    def open(cls, settings: Settings, secure_asked: bool = False) -> Stack:
+        """The stack of these settings, secured when asked or when its data folder was made secured
+        (stack/secure.py); its ``settings`` then carry the client side of the security."""
+        settings = secure.settings_for_stack(settings, secure_asked)
+        return cls(settings, secure=secure.is_secured(settings) and not settings.kafka_external)
 
     def local_services(self) -> list[LocalService]:
         services: list[LocalService] = []
@@ -116,6 +125,8 @@ class Stack:
             timings.update({f"{name}_ready_s": float(seconds) for name, seconds in ready.items()})
             timings["servers_ready_s"] = time.monotonic() - started
         self._check_external()
+        if self.secure:
+            secure.provision_cassandra_role(self.settings)
         started = time.monotonic()
         self.prepare_storage()
         timings["schema_and_topic_s"] = time.monotonic() - started
@@ -123,7 +134,7 @@ class Stack:
 
     def _check_external(self) -> None:
         if self.settings.kafka_external:
-            topics.wait_for_broker(self.settings.bootstrap_servers, timeout_seconds=30)
+            topics.wait_for_broker(self.settings, timeout_seconds=30)
         if self.settings.cassandra_external:
             cassandra_io.connect(self.settings).cluster.shutdown()
 
@@ -135,7 +146,7 @@ class Stack:
         finally:
             session.cluster.shutdown()
         topics.ensure_topic(
-            self.settings.bootstrap_servers, self.settings.topic, self.settings.topic_partitions
+            self.settings, self.settings.topic, self.settings.topic_partitions
         )
 
     def down(self, wipe: bool = False) -> list[str]:
@@ -149,6 +160,9 @@ class Stack:
                 for service in services:
                     service.wipe()
                 shutil.rmtree(self.settings.checkpoint_root, ignore_errors=True)
+                # The secured stack's users lived in the data just deleted: new ones come with the next start.
+                shutil.rmtree(secure.secure_files(self.settings).folder, ignore_errors=True)
+                shutil.rmtree(self.settings.run_dir / "tls", ignore_errors=True)
             return [name for name, was_running in stopped.items() if was_running]
 
     def status(self) -> list[ServiceState]:
@@ -185,7 +199,7 @@ class Stack:
     def _external_state(self, name: str, address: str) -> ServiceState:
         try:
             if name == "kafka":
-                topics.wait_for_broker(address, timeout_seconds=5)
+                topics.wait_for_broker(self.settings, timeout_seconds=5)
             else:
                 cassandra_io.connect(self.settings, timeout_seconds=5).cluster.shutdown()
         except TrendoffError as error:

@@ -120,7 +120,7 @@ def make_pipeline_settings(stack_settings: Settings) -> Iterator[Callable[[], Se
         )
         made.append(settings)  # before creating anything, so a half-made pair is dropped too
         cassandra_io.apply_schema(session, settings)
-        topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+        topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
         wait_until_spark_sees(settings)
         return settings
 

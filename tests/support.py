@@ -86,7 +86,7 @@ def connection_args(settings: Settings, *, kafka: bool = True, cassandra: bool =
 
 def delete_topic(settings: Settings, timeout_seconds: float = 30.0) -> None:
     """Delete the test's topic; one already gone is fine (tests clean up what they made)."""
-    topics.delete_topic(settings.bootstrap_servers, settings.topic, timeout_seconds)
+    topics.delete_topic(settings, settings.topic, timeout_seconds)
 
 
 def wait_until_spark_sees(settings: Settings, timeout_seconds: float = 60.0) -> None:
@@ -126,7 +126,7 @@ def produce_tweets(
 
 def delete_messages_before(settings: Settings, partition: int, offset: int) -> None:
     """What the topic's retention does: the partition's first message becomes the one at ``offset``."""
-    admin = topics.admin_client(settings.bootstrap_servers)
+    admin = topics.admin_client(settings)
     for future in admin.delete_records([TopicPartition(settings.topic, partition, offset)],
                                        request_timeout=30).values():
         future.result(timeout=30)

@@ -25,7 +25,7 @@ def with_own_keyspace_and_topic(settings: Settings) -> Settings:
         cassandra_io.apply_schema(session, own)
     finally:
         session.cluster.shutdown()
-    topics.ensure_topic(own.bootstrap_servers, own.topic, own.topic_partitions)
+    topics.ensure_topic(own, own.topic, own.topic_partitions)
     return own
 
 
@@ -54,7 +54,7 @@ def ingest_lag(settings: Settings) -> int | None:
     except Exception:
         return None
     try:
-        return progress.lag(session, settings.keyspace, "ingest", settings.bootstrap_servers, settings.topic).total
+        return progress.lag(session, settings.keyspace, "ingest", settings, settings.topic).total
     except Exception:
         return None
     finally:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import ssl
 from importlib import resources
 
-from cassandra import ConsistencyLevel
+from cassandra import AuthenticationFailed, ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
-from trendoff.config import Settings, check_keyspace_name, replication_cql
+from trendoff import security
+from trendoff.config import ENV_VARS, Settings, check_keyspace_name, replication_cql
 from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
@@ -54,17 +56,36 @@ def connect(settings: Settings, keyspace: str | None = None, timeout_seconds: fl
         reconnection_policy=ExponentialReconnectionPolicy(base_delay=1.0, max_delay=10.0),
         connect_timeout=timeout_seconds,
         control_connection_timeout=timeout_seconds,
+        **security.cassandra_driver_options(settings),
     )
     try:
         session = cluster.connect(keyspace)
     except NoHostAvailable as error:
         cluster.shutdown()
-        where = ",".join(settings.cassandra_contact_points) + f":{settings.cassandra_port}"
-        raise TrendoffError(
-            "cassandra-unreachable",
-            f"cannot reach Cassandra at {where}: is the stack up? (trendoff stack up)",
-        ) from error
+        raise _connect_failure(settings, error) from error
     return session
+
+
+def _connect_failure(settings: Settings, error: NoHostAvailable) -> TrendoffError:
+    """One line for why no node took the connection: a refused login, an untrusted certificate, or none
+    answering. The driver keeps one error per node; the first refusal of a login or a certificate tells."""
+    where = ",".join(settings.cassandra_contact_points) + f":{settings.cassandra_port}"
+    causes = list((error.errors or {}).values()) if len(error.args) > 1 else []
+    for cause in causes:
+        if isinstance(cause, AuthenticationFailed):
+            reason = "no credentials given" if not settings.cassandra_username else "the credentials were refused"
+            return TrendoffError("cassandra-auth", f"Cassandra at {where} refused the login: {reason} (check "
+                                 f"{ENV_VARS['cassandra_username']} and {ENV_VARS['cassandra_password']})")
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            return TrendoffError("cassandra-tls", f"Cassandra at {where}: TLS failed ({_first_line(cause)}; check "
+                                 f"{ENV_VARS['cassandra_ca_file']} and {ENV_VARS['cassandra_tls']})")
+    return TrendoffError("cassandra-unreachable", f"cannot reach Cassandra at {where}: is the stack up? "
+                         "(trendoff stack up)")
+
+
+def _first_line(cause: object) -> str:
+    return str(cause).strip().splitlines()[0][:200] if str(cause).strip() else type(cause).__name__
 
 
 def apply_schema(session: Session, settings: Settings) -> None:

@@ -41,7 +41,26 @@ ENV_VARS: dict[str, str] = {
     "cassandra_consistency": "TRENDOFF_CASSANDRA_CONSISTENCY",
     "speed_ttl_seconds": "TRENDOFF_SPEED_TTL",
     "failpoints": "TRENDOFF_FAILPOINTS",
+    # Client security (trendoff/security.py turns these into each client's options).
+    "kafka_security_protocol": "TRENDOFF_KAFKA_SECURITY_PROTOCOL",
+    "kafka_sasl_mechanism": "TRENDOFF_KAFKA_SASL_MECHANISM",
+    "kafka_username": "TRENDOFF_KAFKA_USERNAME",
+    "kafka_password": "TRENDOFF_KAFKA_PASSWORD",
+    "kafka_ca_file": "TRENDOFF_KAFKA_CA_FILE",
+    "kafka_cert_file": "TRENDOFF_KAFKA_CERT_FILE",
+    "kafka_key_file": "TRENDOFF_KAFKA_KEY_FILE",
+    "cassandra_username": "TRENDOFF_CASSANDRA_USERNAME",
+    "cassandra_password": "TRENDOFF_CASSANDRA_PASSWORD",
+    "cassandra_tls": "TRENDOFF_CASSANDRA_TLS",
+    "cassandra_ca_file": "TRENDOFF_CASSANDRA_CA_FILE",
+    "cassandra_cert_file": "TRENDOFF_CASSANDRA_CERT_FILE",
+    "cassandra_key_file": "TRENDOFF_CASSANDRA_KEY_FILE",
 }
+# Settings whose values are secrets: never logged, never in describe(), and also read from a file named by
+# the variable with _FILE appended (TRENDOFF_KAFKA_PASSWORD_FILE=/run/secrets/kafka), as container
+# secrets are usually handed over.
+SECRET_SETTINGS = ("x_bearer_token", "kafka_password", "cassandra_password")
+FILE_SUFFIX = "_FILE"
 
 
 def _find_home() -> Path:
@@ -96,6 +115,23 @@ class Settings:
     speed_ttl_seconds: float = 2 * 24 * 3600.0
     # Fault tests only (trendoff/failpoints.py): places where the process kills itself. Never set it.
     failpoints: str = ""
+    # Kafka client security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL with PLAIN or SCRAM-SHA-256/512.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+    # PEM files: the CA that signed the brokers' certificates (empty = the system's), and an optional
+    # client certificate with its (unencrypted) key for brokers that ask for one.
+    kafka_ca_file: Path | None = None
+    kafka_cert_file: Path | None = None
+    kafka_key_file: Path | None = None
+    # Cassandra: PasswordAuthenticator credentials, and client encryption (on with TLS or with a CA file).
+    cassandra_username: str = ""
+    cassandra_password: str = field(default="", repr=False)
+    cassandra_tls: bool = False
+    cassandra_ca_file: Path | None = None
+    cassandra_cert_file: Path | None = None
+    cassandra_key_file: Path | None = None
 
     @property
     def kafka_external(self) -> bool:
@@ -104,6 +140,10 @@ class Settings:
     @property
     def cassandra_external(self) -> bool:
         return bool(self.cassandra_hosts)
+
+    @property
+    def cassandra_encrypted(self) -> bool:
+        return self.cassandra_tls or self.cassandra_ca_file is not None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -163,6 +203,17 @@ def _to_str(raw: str) -> str:
     return raw
 
 
+def _to_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError("use true or false")
+    return value in ("true", "1", "yes", "on")
+
+
+def _to_upper(raw: str) -> str:
+    return raw.strip().upper()
+
+
 # Levels that mean the same for a read and a write (ANY and EACH_QUORUM do not).
 CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_ONE", "LOCAL_QUORUM")
 
@@ -189,6 +240,10 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "spark_master": _to_str, "spark_jars": _to_str, "startup_timeout_seconds": _to_float,
     "log_level": _to_str, "x_bearer_token": _to_str, "x_api_base": _to_str,
     "cassandra_consistency": _to_consistency, "speed_ttl_seconds": _to_duration_seconds, "failpoints": _to_str,
+    "kafka_security_protocol": _to_upper, "kafka_sasl_mechanism": _to_upper, "kafka_username": _to_str,
+    "kafka_password": _to_str, "kafka_ca_file": _to_path, "kafka_cert_file": _to_path, "kafka_key_file": _to_path,
+    "cassandra_username": _to_str, "cassandra_password": _to_str, "cassandra_tls": _to_bool,
+    "cassandra_ca_file": _to_path, "cassandra_cert_file": _to_path, "cassandra_key_file": _to_path,
 }
 
 
@@ -285,6 +340,9 @@ def _checked(settings: Settings) -> Settings:
     check_x_api_base(settings.x_api_base)
     if settings.speed_ttl_seconds < 60:
         raise TrendoffError("bad-setting", f"{ENV_VARS['speed_ttl_seconds']} must be at least 1m")
+    from trendoff import security  # imported here: security imports this module
+
+    security.check_security(settings)
     return settings
 
 
@@ -292,6 +350,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     """Defaults, then TRENDOFF_* variables from ``environ`` (default os.environ), then ``overrides``."""
     env = os.environ if environ is None else environ
     from_env = {name: _convert(name, env[var]) for name, var in ENV_VARS.items() if env.get(var)}
+    from trendoff import security
+
+    from_env.update(security.secrets_from_files(env))
     return _checked(Settings().with_overrides(**from_env).with_overrides(**overrides))
 
 

@@ -47,7 +47,7 @@ def current_identity(settings: Settings, session: Session, job: str) -> StateIde
     if row is None:
         raise TrendoffError("no-schema", f"keyspace {settings.keyspace} has no {progress.PROGRESS_TABLES[job]} "
                             "table (is the schema applied? trendoff stack up)")
-    return StateIdentity(topics.topic_id(settings.bootstrap_servers, settings.topic), str(row.id))
+    return StateIdentity(topics.topic_id(settings, settings.topic), str(row.id))
 
 
 def _stored_identity(folder: Path) -> StateIdentity | None:

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
 
-from trendoff import avro_codec
+from trendoff import avro_codec, security
 from trendoff.config import Settings
 from trendoff.times import epoch_ms, from_epoch_ms
 from trendoff.tweet_limits import limit_violation_column
@@ -52,6 +52,7 @@ def kafka_stream(spark: SparkSession, settings: Settings, job: str, max_offsets_
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.bootstrap_servers)
+        .options(**security.spark_kafka_options(settings))
         .option("subscribe", settings.topic)
         .option("startingOffsets", starting_offsets)
         .option("groupIdPrefix", f"trendoff-{job}")

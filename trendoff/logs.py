@@ -8,6 +8,7 @@ import re
 import sys
 
 from trendoff.config import ENV_VARS, Settings
+from trendoff.security import secret_values
 
 _NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
 # The Cassandra driver logs a traceback at ERROR for every refused connection attempt; trendoff
@@ -27,9 +28,6 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-# Settings whose values are secrets: never written to a log, whoever logs them (tweepy logs its
-# request headers at DEBUG).
-SECRET_SETTINGS = ("x_bearer_token",)
 # Credentials in a header or URL, whatever their value: "Authorization: Bearer abc", "'Bearer abc'".
 _CREDENTIAL = re.compile(r"(?i)(bearer\s+|basic\s+|password[=:]\s*)[^\s'\",}]+")
 REDACTED = "[redacted]"
@@ -52,13 +50,30 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
+# Secrets a process learns after its logging is set up (the passwords `stack up --secure` makes), kept
+# for the filter of this and of any later set-up.
+_LATER_SECRETS: list[str] = []
+_FILTERS: list[_RedactSecrets] = []
+
+
+def redact_also(secrets: list[str]) -> None:
+    """Filter these values out of every log record from now on."""
+    _LATER_SECRETS.extend(secret for secret in secrets if len(secret) >= 4)
+    for active in _FILTERS:
+        active.secrets.extend(secret for secret in secrets if len(secret) >= 4)
+
+
 def configure_logging(level: str | int | None = None) -> None:
     """Log to stderr with timestamps; TRENDOFF_LOG_LEVEL overrides the default INFO."""
     # Read before any settings are loaded (a bad setting must be logged too), under the one variable name.
     chosen = level or os.environ.get(ENV_VARS["log_level"]) or Settings.log_level
     handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
-    handler.addFilter(_RedactSecrets([os.environ.get(ENV_VARS[name], "") for name in SECRET_SETTINGS]))
+    # The secret settings (config.SECRET_SETTINGS), from their variables or _FILE files, whoever would log
+    # them (tweepy logs its request headers at DEBUG).
+    redacting = _RedactSecrets(secret_values() + _LATER_SECRETS)
+    _FILTERS[:] = [redacting]
+    handler.addFilter(redacting)
     logging.basicConfig(level=chosen, handlers=[handler], force=True)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

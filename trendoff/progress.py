@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.topics import client_config
 
@@ -26,9 +27,9 @@ def consumer_group(job: str, keyspace: str, topic: str) -> str:
     return f"trendoff-{job}-{keyspace}-{topic}"
 
 
-def _consumer(bootstrap: str, group: str, **extra: object) -> Consumer:
+def _consumer(settings: Settings, group: str, **extra: object) -> Consumer:
     # Never subscribes: it reads watermarks and, for a job's group, commits offsets it is given.
-    return Consumer({**client_config(bootstrap), "group.id": group, "enable.auto.commit": False, **extra})
+    return Consumer({**client_config(settings), "group.id": group, "enable.auto.commit": False, **extra})
 
 
 def _watermarks(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds: float
@@ -53,25 +54,26 @@ def _end_offsets(consumer: Consumer, bootstrap: str, topic: str, timeout_seconds
                                                                         timeout_seconds).items()}
 
 
-def _probe(bootstrap: str) -> Consumer:
-    return _consumer(bootstrap, f"trendoff-probe-{uuid.uuid4().hex[:8]}")
+def probe_consumer(settings: Settings, purpose: str = "probe", **extra: object) -> Consumer:
+    """A consumer in a throwaway group (it never commits), for reading watermarks and messages."""
+    return _consumer(settings, f"trendoff-{purpose}-{uuid.uuid4().hex[:8]}", **extra)
 
 
-def end_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
+def end_offsets(settings: Settings, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
     """The high watermark (offset of the next message) of every partition of ``topic``."""
-    consumer = _probe(bootstrap)
+    consumer = probe_consumer(settings)
     try:
-        return _end_offsets(consumer, bootstrap, topic, timeout_seconds)
+        return _end_offsets(consumer, settings.bootstrap_servers, topic, timeout_seconds)
     finally:
         consumer.close()
 
 
-def start_offsets(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
+def start_offsets(settings: Settings, topic: str, timeout_seconds: float = 10.0) -> dict[int, int]:
     """The low watermark (first message still on the broker, after retention) of every partition."""
-    consumer = _probe(bootstrap)
+    consumer = probe_consumer(settings)
     try:
-        return {partition: low for partition, (low, _high) in _watermarks(consumer, bootstrap, topic,
-                                                                          timeout_seconds).items()}
+        return {partition: low for partition, (low, _high) in _watermarks(consumer, settings.bootstrap_servers,
+                                                                          topic, timeout_seconds).items()}
     finally:
         consumer.close()
 
@@ -84,8 +86,9 @@ class JobGroup:
     and its progress table, so a failed commit is logged and never fails a micro-batch.
     """
 
-    def __init__(self, bootstrap: str, job: str, keyspace: str, topic: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, settings: Settings, job: str, keyspace: str, topic: str) -> None:
+        self.settings = settings
+        self.bootstrap = settings.bootstrap_servers
         self.topic = topic
         self.group = consumer_group(job, keyspace, topic)
         self._consumer: Consumer | None = None
@@ -93,7 +96,7 @@ class JobGroup:
     @property
     def consumer(self) -> Consumer:
         if self._consumer is None:
-            self._consumer = _consumer(self.bootstrap, self.group, on_commit=self._committed)
+            self._consumer = _consumer(self.settings, self.group, on_commit=self._committed)
         return self._consumer
 
     def end_offsets(self, timeout_seconds: float = 10.0) -> dict[int, int]:
@@ -164,8 +167,8 @@ class Lag:
         return sum(self.behind.values())
 
 
-def lag(session: Session, keyspace: str, job: str, bootstrap: str, topic: str) -> Lag:
-    ends = end_offsets(bootstrap, topic)
+def lag(session: Session, keyspace: str, job: str, settings: Settings, topic: str) -> Lag:
+    ends = end_offsets(settings, topic)
     positions = job_positions(session, keyspace, job, topic)
     return Lag(job, {p: max(0, end - positions.get(p, 0)) for p, end in ends.items()})
 
@@ -174,7 +177,7 @@ def wait_until_caught_up(
     session: Session,
     keyspace: str,
     jobs: list[str],
-    bootstrap: str,
+    settings: Settings,
     topic: str,
     timeout_seconds: float,
     poll_seconds: float = 1.0,
@@ -190,7 +193,7 @@ def wait_until_caught_up(
     while True:
         if check_jobs is not None:
             check_jobs()
-        lags = [lag(session, keyspace, job, bootstrap, topic) for job in jobs]
+        lags = [lag(session, keyspace, job, settings, topic) for job in jobs]
         if all(item.total == 0 for item in lags):
             return
         now = time.monotonic()

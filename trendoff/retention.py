@@ -41,7 +41,7 @@ def gaps_before(resume: dict[int, int], first_on_broker: dict[int, int]) -> list
 def find_and_record(settings: Settings, session: Session, job: str, topic_id: str, resume: dict[int, int]
                     ) -> dict[int, int]:
     """Record the gaps between ``resume`` and the broker's first offsets; return where to resume instead."""
-    gaps = gaps_before(resume, progress.start_offsets(settings.bootstrap_servers, settings.topic))
+    gaps = gaps_before(resume, progress.start_offsets(settings, settings.topic))
     if not gaps:
         return resume
     insert = session.prepare(

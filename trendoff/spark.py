@@ -8,6 +8,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from trendoff import security
 from trendoff.cassandra_io import ensure_schema
 from trendoff.config import Settings
 from trendoff.jars import spark_connector_jars
@@ -46,6 +47,7 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.cassandra.output.consistency.level", settings.cassandra_consistency)
         .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
         .config("spark.sql.session.timeZone", "UTC")
+        .config(map=security.spark_cassandra_conf(settings))
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("WARN")

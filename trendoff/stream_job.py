@@ -123,7 +123,7 @@ class ProgressRecorder:
         self.settings = settings
         self.job = job
         self.table = progress.PROGRESS_TABLES[job]
-        self.group = progress.JobGroup(settings.bootstrap_servers, job, settings.keyspace, settings.topic)
+        self.group = progress.JobGroup(settings, job, settings.keyspace, settings.topic)
         self.topic_id: str | None = None  # the incarnation of the topic the offsets belong to (job_state)
         self._session: Session | None = None
 

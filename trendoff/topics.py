@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import ClassVar
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from trendoff import security
+from trendoff.config import ENV_VARS, Settings
 from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
@@ -21,50 +24,94 @@ BROKER_CHECK_SECONDS = 5.0
 TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 
-def client_config(bootstrap: str) -> dict[str, object]:
-    """What every Kafka client of trendoff (producer, admin, probe consumers) is configured with."""
-    return {"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOGGER}
+# The codes of a refused login and of an untrusted certificate: final, and not "is the stack up?".
+SECURITY_FAILURES = ("kafka-auth", "kafka-tls")
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({**client_config(bootstrap), "socket.timeout.ms": 10000})
+class _SecurityFailures:
+    """librdkafka's error callback: keeps the authentication and TLS failures, which are final (a retry
+    with the same password or certificate fails the same way) but otherwise only end in a timeout."""
+
+    KINDS: ClassVar[dict[int, str]] = {KafkaError._AUTHENTICATION: "kafka-auth", KafkaError._SSL: "kafka-tls"}
+
+    def __init__(self) -> None:
+        self.first: tuple[str, str] | None = None
+
+    def __call__(self, error: KafkaError) -> None:
+        kind = self.KINDS.get(error.code())
+        if kind is not None and self.first is None:
+            self.first = (kind, error.str())
+
+    def raise_if_any(self, settings: Settings) -> None:
+        if self.first is not None:
+            raise security_failure(settings, *self.first)
 
 
-def wait_for_broker(bootstrap: str, timeout_seconds: float) -> None:
-    """Block until the broker answers a metadata request, or raise TrendoffError."""
+def security_failure(settings: Settings, kind: str, detail: str) -> TrendoffError:
+    """One line for a refused login or an untrusted certificate, naming the settings to look at."""
+    if kind == "kafka-auth":
+        advice = (f"check {ENV_VARS['kafka_username']}, {ENV_VARS['kafka_password']} and "
+                  f"{ENV_VARS['kafka_sasl_mechanism']}")
+    else:
+        advice = f"check {ENV_VARS['kafka_ca_file']} and {ENV_VARS['kafka_security_protocol']}"
+    return TrendoffError(kind, f"Kafka at {settings.bootstrap_servers} refused the connection: {detail} ({advice})")
+
+
+def client_config(settings: Settings, failures: _SecurityFailures | None = None) -> dict[str, object]:
+    """What every Kafka client of trendoff (producer, admin, probe consumers) is configured with: the
+    brokers, the security settings (trendoff/security.py) and the log bridge."""
+    config: dict[str, object] = {"bootstrap.servers": settings.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER,
+                                 **security.kafka_client_options(settings)}
+    if failures is not None:
+        config["error_cb"] = failures
+    return config
+
+
+def admin_client(settings: Settings, failures: _SecurityFailures | None = None) -> AdminClient:
+    return AdminClient({**client_config(settings, failures), "socket.timeout.ms": 10000})
+
+
+def wait_for_broker(settings: Settings, timeout_seconds: float) -> None:
+    """Block until the broker answers a metadata request, or raise TrendoffError (at once for a refused
+    login or an untrusted certificate)."""
     deadline = time.monotonic() + timeout_seconds
-    admin = admin_client(bootstrap)
+    failures = _SecurityFailures()
+    admin = admin_client(settings, failures)
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            metadata = admin.list_topics(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+            metadata = admin.list_topics(timeout=min(2.0, max(0.5, deadline - time.monotonic())))
             if metadata.brokers:
                 return
         except KafkaException as error:
             last_error = error
+        admin.poll(0)  # serves the error callback
+        failures.raise_if_any(settings)
         time.sleep(0.3)
+    failures.raise_if_any(settings)
     raise TrendoffError(
         "kafka-timeout",
-        f"Kafka at {bootstrap} did not answer within {timeout_seconds:.0f} s"
+        f"Kafka at {settings.bootstrap_servers} did not answer within {timeout_seconds:.0f} s"
         + (f" ({last_error})" if last_error else ""),
     )
 
 
-def topic_exists(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> bool:
+def topic_exists(settings: Settings, topic: str, timeout_seconds: float = 10.0) -> bool:
     # All topics' metadata: asking for one by name could make a broker with auto-creation create it.
     try:
-        return topic in admin_client(bootstrap).list_topics(timeout=timeout_seconds).topics
+        return topic in admin_client(settings).list_topics(timeout=timeout_seconds).topics
     except KafkaException as error:
-        raise TrendoffError("kafka-unreachable", f"cannot list the topics on {bootstrap}: {error}") from error
+        raise TrendoffError("kafka-unreachable",
+                            f"cannot list the topics on {settings.bootstrap_servers}: {error}") from error
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_seconds: float = 30.0) -> int:
+def ensure_topic(settings: Settings, topic: str, partitions: int, timeout_seconds: float = 30.0) -> int:
     """Create ``topic`` if missing and wait until every partition has a leader; return its partition count.
 
     An existing topic is kept as it is (its partition count may differ), but it must use
     LogAppendTime: with CreateTime the arrival split between batch and speed is not sound.
     """
-    admin = admin_client(bootstrap)
+    admin = admin_client(settings)
     # No replication factor: the broker's default.replication.factor applies (1 locally).
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=partitions, config=TOPIC_CONFIG)], request_timeout=timeout_seconds
@@ -104,9 +151,9 @@ def _wait_for_leaders(admin: AdminClient, topic: str, timeout_seconds: float) ->
     raise TrendoffError("topic-timeout", f"topic {topic} has no leader for every partition yet")
 
 
-def delete_topic(bootstrap: str, topic: str, timeout_seconds: float = 30.0) -> None:
+def delete_topic(settings: Settings, topic: str, timeout_seconds: float = 30.0) -> None:
     """Delete ``topic``; one that is already gone is fine (tests and benchmarks clean up their own topics)."""
-    admin = admin_client(bootstrap)  # kept referenced: the futures fail if the client is collected
+    admin = admin_client(settings)  # kept referenced: the futures fail if the client is collected
     futures = admin.delete_topics([topic], request_timeout=timeout_seconds)
     try:
         futures[topic].result(timeout=timeout_seconds)
@@ -115,15 +162,18 @@ def delete_topic(bootstrap: str, topic: str, timeout_seconds: float = 30.0) -> N
             raise
 
 
-def topic_id(bootstrap: str, topic: str, timeout_seconds: float = 10.0) -> str:
+def topic_id(settings: Settings, topic: str, timeout_seconds: float = 10.0) -> str:
     """Kafka's id of ``topic``: a topic deleted and created again under the same name gets a new one."""
     from confluent_kafka import TopicCollection
 
-    admin = admin_client(bootstrap)  # kept until the answer is in: a destroyed client fails its futures
+    bootstrap = settings.bootstrap_servers
+    admin = admin_client(settings)  # kept until the answer is in: a destroyed client fails its futures
     future = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_seconds)[topic]
     try:
         return str(future.result(timeout=timeout_seconds).topic_id)
     except KafkaException as error:
         if error.args and error.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
             raise TrendoffError("no-topic", f"topic {topic} does not exist on {bootstrap}") from error
+        if error.args and (kind := _SecurityFailures.KINDS.get(error.args[0].code())):
+            raise security_failure(settings, kind, error.args[0].str()) from error
         raise TrendoffError("kafka-unreachable", f"cannot describe topic {topic} on {bootstrap}: {error}") from error

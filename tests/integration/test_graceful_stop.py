@@ -27,7 +27,7 @@ def test_sigterm_stops_a_streaming_job_cleanly(
                                 "500ms", "--checkpoint", str(tmp_path / "ingest")],
                                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        wait_until(lambda: progress.lag(cassandra_session, settings.keyspace, "ingest", settings.bootstrap_servers,
+        wait_until(lambda: progress.lag(cassandra_session, settings.keyspace, "ingest", settings,
                                         settings.topic).total == 0, 180, "ingest to land every tweet")
         job.send_signal(signal.SIGTERM)
         assert job.wait(60) == 0, log_path.read_text()

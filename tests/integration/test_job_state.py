@@ -40,7 +40,7 @@ def test_a_recreated_topic_stops_ingest_until_reset_and_nothing_is_skipped(
 
     # The topic is deleted and created again, and grows past the old offsets: resuming at them would skip.
     delete_topic(settings)
-    topics.ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
+    topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
     produce_tweets(settings, second)
     with pytest.raises(TrendoffError) as stopped:
         run_until_idle(spark, settings, "ingest", tmp_path)
@@ -50,8 +50,8 @@ def test_a_recreated_topic_stops_ingest_until_reset_and_nothing_is_skipped(
 
     run_until_idle(spark, settings, "ingest", tmp_path, reset=True)
     assert master_ids(spark, settings) == {t["id"] for t in first + second}
-    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic)
-    ends = progress.end_offsets(settings.bootstrap_servers, settings.topic)
+    topic_id = topics.topic_id(settings, settings.topic)
+    ends = progress.end_offsets(settings, settings.topic)
     assert progress.job_positions(cassandra_io.connect(settings), settings.keyspace, "ingest", settings.topic,
                                   topic_id) == {p: n for p, n in ends.items() if n}
 
@@ -112,7 +112,7 @@ def test_batch_ignores_ingest_progress_of_an_earlier_topic(
 ) -> None:
     settings = pipeline_settings
     produce_tweets(settings, tweets(12, 6_000))
-    ends = progress.end_offsets(settings.bootstrap_servers, settings.topic)
+    ends = progress.end_offsets(settings, settings.topic)
     insert = cassandra_session.prepare("INSERT INTO ingest_progress (topic, kafka_partition, next_offset, topic_id) "
                                        "VALUES (?, ?, ?, ?)")
     for partition, end in ends.items():
@@ -120,7 +120,7 @@ def test_batch_ignores_ingest_progress_of_an_earlier_topic(
     # Progress rows for another topic say nothing about this one: batch sees ingest behind on every partition.
     facts = partition_facts(settings, cassandra_session)
     assert {f.partition: (f.landed_up_to, f.caught_up) for f in facts} == {p: (0, end == 0) for p, end in ends.items()}
-    topic_id = topics.topic_id(settings.bootstrap_servers, settings.topic)
+    topic_id = topics.topic_id(settings, settings.topic)
     for partition, end in ends.items():
         cassandra_session.execute(insert, (settings.topic, partition, end, topic_id))
     assert all(f.caught_up for f in partition_facts(settings, cassandra_session))

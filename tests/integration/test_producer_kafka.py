@@ -228,7 +228,7 @@ def test_undelivered_messages_mean_exit_1(
 ) -> None:
     """A broker that refuses every message (topic limit below one record) is reported, not lost silently."""
     topic = f"tiny_{uuid.uuid4().hex[:10]}"
-    admin = topics.admin_client(stack_settings.bootstrap_servers)
+    admin = topics.admin_client(stack_settings)
     config = {**topics.TOPIC_CONFIG, "max.message.bytes": "20"}
     admin.create_topics([NewTopic(topic, num_partitions=1, config=config)])[topic].result(timeout=30)
     try:
@@ -240,7 +240,7 @@ def test_undelivered_messages_mean_exit_1(
         assert "  delivery failed: Broker: Message size too large (5)" in captured.out.splitlines()
         assert "5 messages were not delivered" in captured.err
     finally:
-        topics.delete_topic(stack_settings.bootstrap_servers, topic)
+        topics.delete_topic(stack_settings, topic)
 
 
 def test_python_m_and_the_trendoff_command_run_the_producer(pipeline_settings: Settings, tmp_path: Path) -> None:
@@ -267,11 +267,11 @@ def test_a_topic_that_does_not_exist_is_an_error_unless_asked_to_create_it(
         assert run_main(produce_main, argv) == 2
         last = capsys.readouterr().err.strip().splitlines()[-1]
         assert last.startswith(f"trendoff: error: topic {misspelt.topic} does not exist") and "--create-topic" in last
-        assert not topics.topic_exists(misspelt.bootstrap_servers, misspelt.topic), "nothing was created"
+        assert not topics.topic_exists(misspelt, misspelt.topic), "nothing was created"
         assert run_main(produce_main, [*argv, "--create-topic"]) == 0
         assert len(consume_all(misspelt, 5)) == 5
     finally:
-        topics.delete_topic(misspelt.bootstrap_servers, misspelt.topic)
+        topics.delete_topic(misspelt, misspelt.topic)
 
 
 def test_ctrl_c_still_delivers_what_was_read(pipeline_settings: Settings) -> None:

@@ -100,7 +100,7 @@ def test_run_restarts_a_job_killed_9_and_stops_everything_on_sigterm(
         assert supervisor.poll() is None, f"trendoff run ended ({supervisor.returncode}):\n{supervisor_log.read_text()}"
 
     def caught_up() -> None:
-        wait_until_caught_up(cassandra_session, settings.keyspace, ["ingest", "speed"], settings.bootstrap_servers,
+        wait_until_caught_up(cassandra_session, settings.keyspace, ["ingest", "speed"], settings,
                              settings.topic, timeout_seconds=300, check_jobs=supervisor_runs)
 
     try:

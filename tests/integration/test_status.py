@@ -36,7 +36,7 @@ def test_lag_goes_to_zero_as_each_job_catches_up(
 ) -> None:
     settings = pipeline_settings
     produce_tweets(settings, tweets(30), poison=[b"\x00\x01not avro at all", b"\x02"])
-    ends = progress.end_offsets(settings.bootstrap_servers, settings.topic)
+    ends = progress.end_offsets(settings, settings.topic)
     assert sum(ends.values()) == 32 and len(ends) == 3
 
     before = pipeline_status(settings, None)

@@ -18,10 +18,38 @@ def test_every_setting_has_a_variable_and_every_variable_a_setting() -> None:
     assert sorted(ENV_VARS) == sorted(FIELDS)
 
 
+# Security settings are checked together (trendoff/security.py): each one is given with what it needs.
+_SASL = {"TRENDOFF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "TRENDOFF_KAFKA_SASL_MECHANISM": "PLAIN",
+         "TRENDOFF_KAFKA_USERNAME": "u", "TRENDOFF_KAFKA_PASSWORD": "p"}
+_COMPANIONS = {
+    "kafka_security_protocol": _SASL, "kafka_sasl_mechanism": _SASL, "kafka_username": _SASL,
+    "kafka_password": _SASL, "kafka_ca_file": {"TRENDOFF_KAFKA_SECURITY_PROTOCOL": "SSL"},
+    "cassandra_username": {"TRENDOFF_CASSANDRA_PASSWORD": "p"},
+    "cassandra_password": {"TRENDOFF_CASSANDRA_USERNAME": "u"},
+}
+_PAIRS = {"kafka_cert_file": "TRENDOFF_KAFKA_KEY_FILE", "kafka_key_file": "TRENDOFF_KAFKA_CERT_FILE",
+          "cassandra_cert_file": "TRENDOFF_CASSANDRA_KEY_FILE", "cassandra_key_file": "TRENDOFF_CASSANDRA_CERT_FILE"}
+
+
 @pytest.mark.parametrize("name", FIELDS)
-def test_each_variable_reaches_its_setting_with_the_fields_type(name: str) -> None:
+def test_each_variable_reaches_its_setting_with_the_fields_type(name: str, tmp_path: Path) -> None:
     default = getattr(Settings(), name)
-    if name == "replication":  # checked as a replication map (test_config has the refusals)
+    environ = dict(_COMPANIONS.get(name, {}))
+    if name in _PAIRS:  # a client certificate comes with its key, over TLS
+        (tmp_path / "other.pem").write_text("x")
+        environ |= {_PAIRS[name]: str(tmp_path / "other.pem"), "TRENDOFF_KAFKA_SECURITY_PROTOCOL": "SSL",
+                    "TRENDOFF_CASSANDRA_TLS": "true"}
+    if name.endswith("_file"):  # files must be readable
+        raw = str(tmp_path / "given.pem")
+        (tmp_path / "given.pem").write_text("x")
+        expected = tmp_path / "given.pem"
+    elif name == "kafka_security_protocol":
+        raw, expected = "sasl_ssl", "SASL_SSL"
+    elif name == "kafka_sasl_mechanism":
+        raw, expected = "scram-sha-256", "SCRAM-SHA-256"
+    elif name == "cassandra_tls":
+        raw, expected = "true", True
+    elif name == "replication":  # checked as a replication map (test_config has the refusals)
         raw = expected = "{'class': 'SimpleStrategy', 'replication_factor': 3}"
     elif name == "cassandra_consistency":  # one of the levels, in any case
         raw, expected = "quorum", "QUORUM"
@@ -32,7 +60,7 @@ def test_each_variable_reaches_its_setting_with_the_fields_type(name: str) -> No
     else:
         raw = {int: "7", float: "2.5", str: "x", tuple: "a, b"}.get(type(default), "/tmp/somewhere")
         expected = {"7": 7, "2.5": 2.5, "x": "x", "a, b": ("a", "b"), "/tmp/somewhere": Path("/tmp/somewhere")}[raw]
-    loaded = getattr(load_settings({ENV_VARS[name]: raw}), name)
+    loaded = getattr(load_settings({**environ, ENV_VARS[name]: raw}), name)
     assert loaded == expected and type(loaded) is type(expected)
 
 
