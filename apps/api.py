@@ -29,7 +29,8 @@ from trendoff.apps.status import pipeline_status
 from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP
-from trendoff.serving.query import start_compare, users_by_prefix
+from trendoff.serving.contrast import DEFAULT_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT
+from trendoff.serving.query import contrast_of, start_compare, users_by_prefix
 from trendoff.serving.views import USERS_LIMIT, ViewReader
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,33 @@ class MutualWordOut(BaseModel):
     counts: list[int] = Field(min_length=2, max_length=2, description="the count of user a, then of user b")
 
 
+class MutualWordRatesOut(MutualWordOut):
+    rates: list[float] | None = Field(default=None, min_length=2, max_length=2,
+                                      description="with per: each count per `per` of that user's counted words")
+
+
 class ComparisonOut(BaseModel):
     users: list[str] = Field(min_length=2, max_length=2, description="the two view keys (lower-cased handles)")
     as_of: str | None = Field(description="the published batch cutoff T (ISO-8601), null before the first batch")
-    top: list[MutualWordOut]
+    top: list[MutualWordRatesOut]
+    per: int | None = Field(default=None, description="with per: the N of the rates")
+    totals: list[int] | None = Field(default=None, description="with per: each user's counted words")
+
+
+class DistinctiveWordOut(BaseModel):
+    word: str
+    z: float = Field(description="the log-odds z: above 0 more user a's, below 0 more user b's")
+    counts: list[int] = Field(min_length=2, max_length=2, description="the count of user a, then of user b")
+
+
+class ContrastOut(BaseModel):
+    users: list[str] = Field(min_length=2, max_length=2, description="the two view keys (lower-cased handles)")
+    as_of: str | None = Field(description="the published batch cutoff T (ISO-8601), null before the first batch")
+    since: str | None = Field(description="the window's first day (null: no window yet)")
+    until: str | None = Field(description="the day after the window (null: no window yet)")
+    prior_weight: float
+    a: list[DistinctiveWordOut] = Field(description="the words most characteristic of user a, z descending")
+    b: list[DistinctiveWordOut] = Field(description="the words most characteristic of user b, z ascending")
 
 
 class UsersOut(BaseModel):
@@ -166,11 +190,29 @@ def create_app(settings: Settings, session: Session) -> FastAPI:
         b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
                                 description="the other screen name")],
         top: Annotated[int, Query(ge=1, description="how many words")] = DEFAULT_TOP,
+        per: Annotated[int | None, Query(ge=1, description="also each count per this many of the user's counted "
+                                                         "words (compare --per)")] = None,
     ) -> JSONResponse:
         """The words both users use, ranked by the smaller count, then the sum, then the word."""
-        in_flight = start_compare(reader, a, b, top)
+        in_flight = start_compare(reader, a, b, top, per)
         await driver_futures_done(in_flight.counts.futures)
         return JSONResponse(in_flight.finish().as_json())
+
+    @app.get("/api/contrast", response_model=ContrastOut,
+             responses={404: {"model": ApiError, "description": "a user the views know nothing about"}, **_ERRORS})
+    async def api_contrast(
+        a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
+                                description="a screen name")],
+        b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
+                                description="the other screen name")],
+        top: Annotated[int, Query(ge=1, description="how many words for each user")] = DEFAULT_TOP,
+        prior_weight: Annotated[float, Query(gt=0, le=MAX_PRIOR_WEIGHT, description="the prior's weight A0")
+                                ] = DEFAULT_PRIOR_WEIGHT,
+    ) -> JSONResponse:
+        """The words that set each user apart (`trendoff contrast --json`): log-odds z, informative prior."""
+        in_flight = start_compare(reader, a, b, top)
+        await driver_futures_done(in_flight.counts.futures)
+        return JSONResponse(contrast_of(in_flight, prior_weight).as_json())
 
     @app.get("/api/users", response_model=UsersOut, responses=_ERRORS)
     def api_users(

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("trendoff.apps.run", "run ingest, speed and scheduled batch (--serve: and serve) as supervised processes"),
     "load-csv": ("trendoff.csv_loader.job", "bulk-load a tweet CSV into the master table as history (Spark)"),
     "compare": ("trendoff.apps.compare", "the top words two users both use, with each user's count"),
+    "contrast": ("trendoff.apps.contrast", "the words most characteristic of each of two users (log-odds z)"),
     "dead-letters": ("trendoff.apps.dead_letters", "list the messages the streaming jobs refused, where and why"),
     "plot": ("trendoff.plotting.main", "draw the grouped bar chart of a `compare --out` file"),
     "serve": ("trendoff.apps.serve", "serve the comparison, a user picker and the status over HTTP, and a web page"),

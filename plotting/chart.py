@@ -59,7 +59,11 @@ def build_figure(content: dict[str, Any]) -> Figure:
 
 
 def draw_chart(content: dict[str, Any], path: Path) -> Path:
-    figure = build_figure(content)
+    return save_figure(build_figure(content), path)
+
+
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Write ``figure`` as a PNG (its folder made if missing); a path that cannot be written is one line."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=110)

@@ -36,6 +36,9 @@ def build_parser(prog: str = "python -m trendoff.serving") -> argparse.ArgumentP
     parser.add_argument("user_b", metavar="B", help="the other screen name")
     parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
                         help=f"how many words (default {DEFAULT_TOP})")
+    parser.add_argument("--per", type=positive_top, metavar="N",
+                        help="also show each count per N of that user's counted words (e.g. 10000): a rate that "
+                        "does not grow with how much a user wrote")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="also write the words and both users' counts as JSON (the file `trendoff plot` reads)")
@@ -46,7 +49,7 @@ def build_parser(prog: str = "python -m trendoff.serving") -> argparse.ArgumentP
 def answer(args: argparse.Namespace) -> Comparison:
     """The comparison the arguments ask for, printed (and written to --out)."""
     settings = settings_from_args(args)
-    comparison = run_compare(settings, args.user_a, args.user_b, args.top)
+    comparison = run_compare(settings, args.user_a, args.user_b, args.top, args.per)
     warning = speed_expiry_warning(comparison.published.cutoff, dt.datetime.now(dt.UTC), settings.speed_ttl_seconds)
     if warning:
         log.warning("%s", warning)

@@ -103,6 +103,28 @@ def test_compare_equals_the_cli_and_the_hand_written_answer(
     assert httpx.get(f"{service}/api/compare", params={"a": "baracklive", "b": "barackobama"}).json()["top"] == []
 
 
+def test_contrast_and_rates_equal_the_cli(
+    service: str, pipeline_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trendoff.apps import contrast as contrast_app
+
+    flags = connection_args(pipeline_settings, kafka=False)
+    for params, argv in [({"top": "3"}, ["--top", "3"]), ({"prior_weight": "5"}, ["--prior-weight", "5"])]:
+        response = httpx.get(f"{service}/api/contrast", params={"a": "BarackObama", "b": "realDonaldTrump", **params})
+        assert response.status_code == 200, response.text
+        code, printed = cli_json(capsys, contrast_app.main, ["BarackObama", "realDonaldTrump", "--json", *argv, *flags])
+        assert code == 0 and response.json() == printed
+    rates = httpx.get(f"{service}/api/compare", params={"a": "BarackObama", "b": "realDonaldTrump", "per": 100}).json()
+    code, printed = cli_json(capsys, compare_app.main, ["BarackObama", "realDonaldTrump", "--per", "100", "--json",
+                                                        *flags])
+    assert code == 0 and rates == printed and rates["totals"] == [23, 29]
+    for params in ({"prior_weight": "0"}, {"prior_weight": "inf"}, {"top": "0"}):
+        refused = httpx.get(f"{service}/api/contrast", params={"a": "BarackObama", "b": "realDonaldTrump", **params})
+        assert refused.status_code == 422 and refused.json()["error"] == "bad-parameter"
+    unknown = httpx.get(f"{service}/api/contrast", params={"a": "BarackObama", "b": "nobody_here"})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown-user"
+
+
 def test_users_by_prefix_are_bounded_sorted_and_case_insensitive(service: str) -> None:
     def users(prefix: str) -> list[str]:
         response = httpx.get(f"{service}/api/users", params={"prefix": prefix})
@@ -158,7 +180,7 @@ def test_openapi_document_and_status_equal_the_cli(
     service: str, pipeline_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     document = httpx.get(f"{service}/openapi.json").json()
-    assert {"/api/compare", "/api/users", "/api/status", "/healthz"} <= document["paths"].keys()
+    assert {"/api/compare", "/api/contrast", "/api/users", "/api/status", "/healthz"} <= document["paths"].keys()
     assert "/" not in document["paths"]
     assert httpx.get(f"{service}/healthz").json() == {"status": "ok"}
     from_api = httpx.get(f"{service}/api/status").json()
