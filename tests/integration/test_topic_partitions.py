@@ -30,9 +30,11 @@ from tests.support import (
 )
 from trendoff import progress, topics
 from trendoff.apps.topic import main as topic_main
+from trendoff.batch.cutoff import partition_facts
 from trendoff.batch.job import run_batch
 from trendoff.config import Settings
 from trendoff.entry import run_main
+from trendoff.errors import TrendoffError
 from trendoff.ingest.job import build_job as ingest_job
 from trendoff.serving.views import ViewReader
 from trendoff.speed.job import build_job as speed_job
@@ -194,3 +196,18 @@ def test_retention_on_a_partition_added_while_ingest_was_stopped_is_recorded_not
               .select("id").collect()}
     assert landed == {tweet["id"] for tweet in on_new[4:]}
     assert progress.job_positions(session, settings.keyspace, "ingest", settings.topic)[3] == len(on_new)
+
+
+def test_the_cutoff_asks_again_while_the_metadata_lacks_a_partition_ingest_has_read(
+    pipeline_settings: Settings, cassandra_session: Any,
+) -> None:
+    settings, session = pipeline_settings, cassandra_session
+    # Progress on partition 3 of a 3-partition topic: what a broker that has not yet heard of an increase
+    # would show. T is not taken without it.
+    session.execute("INSERT INTO ingest_progress (topic, kafka_partition, next_offset) VALUES (%s, 3, 0)",
+                    (settings.topic,))
+    with pytest.raises(TrendoffError) as refused:
+        partition_facts(settings, session, timeout_seconds=2)
+    assert refused.value.reason == "kafka-metadata" and "[3]" in refused.value.message
+    topics.raise_partitions(settings.bootstrap_servers, settings.topic, 4)
+    assert [fact.partition for fact in partition_facts(settings, session)] == [0, 1, 2, 3]
