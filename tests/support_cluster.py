@@ -31,8 +31,10 @@ NOT_COPIED = (".git", ".venv", ".jvm", "run", "out", "dist", "build", "checkpoin
 def activated_env(extra: Mapping[str, str]) -> dict[str, str]:
     """The environment of a shell with the virtual environment activated (the README's commands assume one),
     loopback only, plus ``extra``."""
+    # Nothing of the test process's own Spark session (its PYSPARK_PYTHON, gateway, SPARK_*) or settings
+    # leaks in: drivers and executors run `python3` from PATH, as the README says.
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("PYSPARK_GATEWAY", "TRENDOFF_", "SPARK_"))}
+           if not name.startswith(("PYSPARK_", "TRENDOFF_", "SPARK_"))}
     env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(VENV_BIN.parent),
                SPARK_LOCAL_IP="127.0.0.1")
     env.update(extra)
