@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("trendoff.plotting.main", "draw the grouped bar chart of a `compare --out` file"),
     "serve": ("trendoff.apps.serve", "serve the comparison, a user picker and the status over HTTP, and a web page"),
     "status": ("trendoff.apps.status", "is the stack up, how far behind is each job, which batch is published"),
+    "topic": ("trendoff.apps.topic", "show the topic's partition count, or raise it on a running pipeline"),
 }
 
 

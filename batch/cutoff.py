@@ -89,6 +89,26 @@ def _append_time_at(consumer: Consumer, topic: str, partition: int, offset: int,
     )
 
 
+def _covering(settings: Settings, ends: dict[int, int], landed: set[int], timeout_seconds: float) -> dict[int, int]:
+    """``ends``, read again until it has every partition ingest has landed messages of.
+
+    Partitions are only ever added (`trendoff topic --partitions`), so a landed partition missing from
+    the metadata means the broker that answered had not yet heard of the increase; T must cover every
+    partition, and taking it without one would leave that partition's tweets before T to no layer.
+    Any time after t0 is a good time to read the end offsets, so reading them again is sound.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while missing := landed - set(ends):
+        if time.monotonic() > deadline:
+            raise TrendoffError("kafka-metadata", f"the broker's metadata of {settings.topic} still lacks partitions "
+                                f"{sorted(missing)} that ingest has read after {timeout_seconds:.0f} s")
+        log.info("%s: the metadata lacks partitions %s that ingest has read; asking again", settings.topic,
+                 sorted(missing))
+        time.sleep(0.5)
+        ends = progress.end_offsets(settings, settings.topic, timeout_seconds)
+    return ends
+
+
 def partition_facts(settings: Settings, session: Session, timeout_seconds: float = 15.0) -> list[PartitionFacts]:
     """Per partition of the configured topic: what ingest has landed, the end offset, the next append time.
 
@@ -98,6 +118,7 @@ def partition_facts(settings: Settings, session: Session, timeout_seconds: float
     # Only progress written for this incarnation of the topic says what ingest landed of it.
     topic_id = topics.topic_id(settings, settings.topic, timeout_seconds)
     landed = progress.job_positions(session, settings.keyspace, "ingest", settings.topic, topic_id)
+    ends = _covering(settings, ends, set(landed), timeout_seconds)
     consumer = progress.probe_consumer(settings, "cutoff", **{"auto.offset.reset": "earliest"})
     try:
         facts = []

@@ -28,12 +28,12 @@ from trendoff import cassandra_io, topics
 from trendoff.config import Settings, load_settings
 from trendoff.stack.services import Stack
 
-TEST_FOLDERS = ("unit", "integration", "faults", "e2e")  # each is also a marker registered in pyproject.toml
+TEST_FOLDERS = ("unit", "integration", "faults", "e2e", "cluster")  # each is also a marker registered in pyproject.toml
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers come from the folder: tests/unit -> unit, tests/integration -> integration, tests/faults ->
-    faults, tests/e2e -> e2e.
+    faults, tests/e2e -> e2e, tests/cluster -> cluster.
 
     A test anywhere else would have no marker, so `-m unit` and `-m "not e2e"` would silently mis-sort it.
     """

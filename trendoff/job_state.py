@@ -155,7 +155,8 @@ def prepare_start(settings: Settings, session: Session, job: str, folder: Path, 
     # the first message left (Spark's source would fail on them, and must not skip them unsaid).
     resume = starting if starting is not None else committed if committed is not None else positions
     if resume:
-        after_gaps = retention.find_and_record(settings, session, job, identity.topic_id, resume)
+        after_gaps = retention.find_and_record(settings, session, job, identity.topic_id, resume,
+                                               from_checkpoint=starting is None and committed is not None)
         if after_gaps != resume:
             _clear_checkpoint(folder)
             starting = after_gaps

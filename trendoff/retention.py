@@ -38,10 +38,25 @@ def gaps_before(resume: dict[int, int], first_on_broker: dict[int, int]) -> list
             if p in first_on_broker and offset < first_on_broker[p]]
 
 
-def find_and_record(settings: Settings, session: Session, job: str, topic_id: str, resume: dict[int, int]
-                    ) -> dict[int, int]:
-    """Record the gaps between ``resume`` and the broker's first offsets; return where to resume instead."""
-    gaps = gaps_before(resume, progress.start_offsets(settings, settings.topic))
+def with_added_partitions(resume: dict[int, int], first_on_broker: dict[int, int]) -> dict[int, int]:
+    """``resume`` (a checkpoint's offsets, which name every partition its query knew of) with each partition
+    of the topic it lacks at offset 0: such a partition was added since (`trendoff topic --partitions`), so
+    the job has read none of it and must read it from its first offset, which Kafka made 0."""
+    return {**{partition: 0 for partition in first_on_broker}, **resume}
+
+
+def find_and_record(settings: Settings, session: Session, job: str, topic_id: str, resume: dict[int, int],
+                    *, from_checkpoint: bool = False) -> dict[int, int]:
+    """Record the gaps between ``resume`` and the broker's first offsets; return where to resume instead.
+
+    With ``from_checkpoint``, partitions added to the topic after the checkpoint count from offset 0
+    (with_added_partitions): retention that deleted their first messages before the job read them is a gap
+    too. Spark's source fails on such a partition (it "starts from N instead of 0"), so it must be recorded
+    and skipped here, or the job would fail the same way at every start.
+    """
+    first_on_broker = progress.start_offsets(settings, settings.topic)
+    known = with_added_partitions(resume, first_on_broker) if from_checkpoint else resume
+    gaps = gaps_before(known, first_on_broker)
     if not gaps:
         return resume
     insert = session.prepare(
@@ -57,7 +72,7 @@ def find_and_record(settings: Settings, session: Session, job: str, topic_id: st
                 job, f"{sum(g.messages for g in gaps):,}", settings.topic,
                 ", ".join(f"p{g.partition} offsets {g.from_offset} to {g.to_offset - 1}" for g in gaps),
                 settings.keyspace, consequence)
-    return {**resume, **{gap.partition: gap.to_offset for gap in gaps}}
+    return {**known, **{gap.partition: gap.to_offset for gap in gaps}}
 
 
 def messages_missed(session: Session, keyspace: str, job: str, topic: str, topic_id: str | None) -> int:

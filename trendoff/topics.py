@@ -177,3 +177,60 @@ def topic_id(settings: Settings, topic: str, timeout_seconds: float = 10.0) -> s
         if error.args and (kind := _SecurityFailures.KINDS.get(error.args[0].code())):
             raise security_failure(settings, kind, error.args[0].str()) from error
         raise TrendoffError("kafka-unreachable", f"cannot describe topic {topic} on {bootstrap}: {error}") from error
+
+
+def partition_count(settings: Settings, topic: str, timeout_seconds: float = 10.0) -> int:
+    """How many partitions ``topic`` has, by the broker's metadata."""
+    bootstrap = settings.bootstrap_servers
+    admin = admin_client(settings)
+    try:
+        # All topics' metadata, as in topic_exists: naming a missing topic could make the broker create it.
+        described = admin.list_topics(timeout=timeout_seconds).topics.get(topic)
+    except KafkaException as error:
+        raise TrendoffError("kafka-unreachable", f"cannot list the topics on {bootstrap}: {error}") from error
+    if described is None:
+        raise TrendoffError("no-topic", f"topic {topic} does not exist on {bootstrap} (trendoff stack up creates it)")
+    if described.error is not None:
+        raise TrendoffError("kafka-unreachable", f"cannot describe topic {topic} on {bootstrap}: {described.error}")
+    return len(described.partitions)
+
+
+def raise_partitions(settings: Settings, topic: str, partitions: int, timeout_seconds: float = 30.0) -> int:
+    """Give ``topic`` ``partitions`` partitions, on a running pipeline; return how many it had.
+
+    Kafka can only add partitions (the messages of one cannot be moved or merged), so a count that is
+    not above the current one is a user mistake. The new partitions start empty at offset 0 and use
+    the topic's LogAppendTime like the others; the streaming jobs' Kafka source finds them by itself.
+    Returns once every partition has a leader, so a producer started afterwards can write to all of them.
+    """
+    from confluent_kafka.admin import NewPartitions
+
+    current = partition_count(settings, topic, timeout_seconds)
+    if partitions <= current:
+        raise TrendoffError("partitions-not-raised", f"topic {topic} has {current} partitions and Kafka can only "
+                            f"add partitions: --partitions must be more than {current}")
+    admin = admin_client(settings)  # kept referenced: the futures fail if the client is collected
+    futures = admin.create_partitions([NewPartitions(topic, partitions)], request_timeout=timeout_seconds,
+                                      operation_timeout=timeout_seconds)
+    try:
+        futures[topic].result(timeout=timeout_seconds)
+    except KafkaException as error:
+        kafka_error = error.args[0]
+        if kafka_error.code() == KafkaError.INVALID_PARTITIONS:
+            # Someone else raised it meanwhile (the count was checked above): say what the broker said.
+            raise TrendoffError("partitions-not-raised", f"cannot give topic {topic} {partitions} partitions: "
+                                f"{kafka_error.str()}") from error
+        raise TrendoffError("partitions-raise", f"cannot add partitions to topic {topic}: {error}") from error
+    _wait_for_partition_count(admin, topic, partitions, timeout_seconds)
+    log.info("topic %s: %d -> %d partitions", topic, current, partitions)
+    return current
+
+
+def _wait_for_partition_count(admin: AdminClient, topic: str, partitions: int, timeout_seconds: float) -> None:
+    """Wait until the metadata shows ``partitions`` partitions, each with a leader (the answer to the request
+    comes when the controller has the change; a broker's metadata may show it a moment later)."""
+    deadline = time.monotonic() + timeout_seconds
+    while (count := _wait_for_leaders(admin, topic, max(1.0, deadline - time.monotonic()))) < partitions:
+        if time.monotonic() > deadline:
+            raise TrendoffError("topic-timeout", f"topic {topic} still shows {count} partitions, not {partitions}")
+        time.sleep(0.2)

@@ -1,0 +1,210 @@
+"""The README's cluster recipe on a real Spark standalone cluster: a master and two workers (1 core, 1 GiB
+each) on loopback, started from pyspark's own jars; the zip built and the jobs submitted with the very
+lines of README.md's "Running on a cluster" (tests/support_cluster.py reads them from it).
+
+ingest, speed, batch and csv_loader run through `spark-submit --master spark://...`, the streaming ones
+until they have caught up and then stopped with SIGTERM; serving's counts equal the oracle over the raw
+tweets, and both workers ran executors of every application.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from tests.support import PROJECT_ROOT, expected_word_counts, wait_until
+from tests.support_cluster import (
+    NOT_COPIED,
+    ClusterRecipe,
+    StandaloneCluster,
+    activated_env,
+    cluster_recipe,
+    python_driver,
+    run_line,
+    shell_line,
+    start_cluster,
+    stop_group,
+)
+from trendoff import progress
+from trendoff.config import ENV_VARS, Settings
+from trendoff.serving.compare import rank_mutual
+from trendoff.serving.views import ViewReader
+
+USERS = ["BarackObama", "realDonaldTrump", "CNN", "nytimes"]  # the first two are the README's serving line
+VOCABULARY = ["vote", "jobs", "america", "climate", "health", "families", "people", "rally", "news", "#maga",
+              "tonight", "the", "and", "of", "&amp;"]
+MASTER_IN_README = "spark://master:7077"
+APPS = sorted(["trendoff-csv-loader", "trendoff-ingest", "trendoff-batch", "trendoff-ingest", "trendoff-speed"])
+
+
+def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
+    """Tweets as a FiveThirtyEight file holds them (minute times, a retweet is text starting "RT @")."""
+    rng = random.Random(seed)
+    tweets = []
+    for n in range(count):
+        text = " ".join(rng.choices(VOCABULARY, k=rng.randint(2, 8)))
+        if rng.random() < 0.1:
+            text = "RT @someone: " + text
+        tweets.append({"id": first_id + n, "user": rng.choice(USERS), "text": text,
+                       "is_retweet": text.startswith("RT @"),
+                       "created_at": dt.datetime(2016, 1, 1) + dt.timedelta(minutes=rng.randint(0, 1_500_000))})
+    return tweets
+
+
+def write_538_csv(path: Path, tweets: list[dict[str, Any]]) -> Path:
+    """The FiveThirtyEight twitter-ratio layout (the id ends the status URL), which the CSV readers detect."""
+    with path.open("w", newline="", encoding="ascii") as out:
+        writer = csv.writer(out)
+        writer.writerow(["created_at", "text", "url", "replies", "retweets", "favorites", "user"])
+        for tweet in tweets:
+            moment = tweet["created_at"]
+            writer.writerow([f"{moment.month}/{moment.day}/{moment:%y %H:%M}", tweet["text"],
+                             f"https://twitter.com/{tweet['user']}/status/{tweet['id']}", 1, 2, 3, tweet["user"]])
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneCluster]:
+    running = start_cluster(tmp_path_factory.mktemp("cluster"), workers=2, cores=1, memory="1g")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class Recipe:
+    """The README's cluster commands, run in a copy of the checkout with the test's services and cluster."""
+
+    def __init__(self, recipe: ClusterRecipe, settings: Settings, cluster: StandaloneCluster, folder: Path) -> None:
+        self.recipe, self.settings = recipe, settings
+        self.checkout = folder / "checkout"
+        # A copy, so the build leaves the developer's checkout alone and no older wheel is in dist/.
+        shutil.copytree(PROJECT_ROOT, self.checkout, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        self.logs = folder / "logs"
+        self.logs.mkdir()
+        self.runs = 0
+        # The cluster's own defaults, where an administrator keeps them: Spark's 200 shuffle partitions would
+        # make each batch run a few hundred tasks of a few rows each on these two cores.
+        spark_conf = folder / "spark-conf"
+        spark_conf.mkdir()
+        (spark_conf / "spark-defaults.conf").write_text("spark.sql.shuffle.partitions 4\n", encoding="utf-8")
+        # What the README's `export` lines set, for this test's services; the jars already downloaded.
+        self.env = activated_env({
+            ENV_VARS["kafka_bootstrap"]: settings.bootstrap_servers,
+            ENV_VARS["cassandra_hosts"]: ",".join(settings.cassandra_contact_points),
+            ENV_VARS["cassandra_port"]: str(settings.cassandra_port),
+            ENV_VARS["keyspace"]: settings.keyspace, ENV_VARS["topic"]: settings.topic,
+            ENV_VARS["data_dir"]: str(folder / "run"), ENV_VARS["jvm_dir"]: str(settings.downloads_dir),
+            "SPARK_CONF_DIR": str(spark_conf),
+        })
+        self.substitutions = {MASTER_IN_README: cluster.master_url}
+
+    def _log(self, name: str) -> Path:
+        self.runs += 1
+        return self.logs / f"{self.runs:02d}-{name}.log"
+
+    def run(self, line: str, name: str, **files: Path) -> str:
+        """One line to its end (exit 0); ``files`` replace the README's example file names."""
+        substitutions = {**self.substitutions, **{example: str(path) for example, path in files.items()}}
+        script = shell_line(self.recipe, line, substitutions, exec_line=" && " not in line)
+        return run_line(script, self.checkout, self.env, self._log(name))
+
+    def submit(self, job: str, **files: Path) -> str:
+        return self.run(self.recipe.submits[job], job, **files)
+
+    def stream_until_caught_up(self, job: str, session: Any, timeout_seconds: float = 240.0) -> str:
+        """Submit a streaming job, wait until its progress reaches the topic's end, then SIGTERM its Python
+        driver (a user's way to stop it) and check that it stopped cleanly."""
+        log = self._log(job)
+        script = shell_line(self.recipe, self.recipe.submits[job], self.substitutions, exec_line=True)
+        with log.open("wb") as log_file:
+            process = subprocess.Popen(["bash", "-c", script], cwd=self.checkout, env=self.env, stdout=log_file,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            def caught_up() -> bool:
+                assert process.poll() is None, f"{job} exited {process.returncode}:\n{log.read_text()[-4000:]}"
+                return progress.lag(session, self.settings.keyspace, job, self.settings,
+                                    self.settings.topic).total == 0
+
+            wait_until(caught_up, timeout_seconds, f"{job} on the cluster to catch up", interval_seconds=1.0)
+            driver = wait_until(lambda: python_driver(process, f"{job}/__main__.py"), 30, f"{job}'s Python driver")
+            os.kill(driver, signal.SIGTERM)
+            code = process.wait(120)
+        finally:
+            stop_group(process)
+        output = log.read_text(errors="replace")
+        assert code == 0 and "stopping (SIGTERM)" in output, f"{job} exit {code}:\n{output[-4000:]}"
+        return output
+
+
+def assert_serving_exact(settings: Settings, session: Any, expected: dict[str, Counter[str]]) -> None:
+    """Every user's counts as serving merges them (published batch + speed minutes >= T) equal the oracle."""
+    assert set(expected) == {user.lower() for user in USERS}
+    reader = ViewReader(session, settings.keyspace)
+    published = reader.published()
+    assert {user: reader.user_counts(user, published) for user in expected} == expected
+
+
+def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, cluster: StandaloneCluster,
+    tmp_path: Path,
+) -> None:
+    settings, session = pipeline_settings, cassandra_session
+    recipe = Recipe(cluster_recipe(), settings, cluster, tmp_path)
+    assert sorted(recipe.recipe.submits) == ["batch", "csv_loader", "ingest", "speed"]
+    first, second, history = make_tweets(120, 1, 10_000), make_tweets(80, 2, 20_000), make_tweets(60, 3, 30_000)
+
+    recipe.run(recipe.recipe.build, "build")
+    with zipfile.ZipFile(recipe.checkout / "dist" / "trendoff.zip") as built:
+        names = set(built.namelist())
+    assert {"trendoff/ingest/job.py", "trendoff/speed/job.py", "trendoff/batch/job.py", "trendoff/csv_loader/job.py",
+            "trendoff/schemas/tweet.avsc", "trendoff/cql/tables.cql"} <= names
+    for line in recipe.recipe.prepare:
+        recipe.run(line, "prepare")
+
+    # History that never went through Kafka, and tweets through Kafka that ingest lands: the batch run
+    # after them counts the history and the tweets that arrived before its T (a minute boundary).
+    recipe.run(recipe.recipe.produce, "produce", **{"tweets.csv": write_538_csv(tmp_path / "first.csv", first)})
+    loaded = recipe.submit("csv_loader", **{"history.csv": write_538_csv(tmp_path / "history.csv", history)})
+    assert f"loaded {len(history)}" in loaded
+    recipe.stream_until_caught_up("ingest", session)
+    recipe.submit("batch")
+    assert reader_cutoff(settings, session) is not None, "the batch run published a version"
+
+    # More tweets and replays of old ids after T: ingest lands them, speed counts what arrived from T on
+    # (replays keep their first arrival: counted once, by whichever side counted the first copy).
+    replayed = first[:20]
+    recipe.run(recipe.recipe.produce, "produce",
+               **{"tweets.csv": write_538_csv(tmp_path / "second.csv", second + replayed)})
+    recipe.stream_until_caught_up("ingest", session)
+    recipe.stream_until_caught_up("speed", session)
+    expected = expected_word_counts(spark, first + history + second)
+    assert_serving_exact(settings, session, expected)
+    printed = recipe.run(recipe.recipe.serve + " --json", "serve")  # its log lines too (stderr)
+    answer = json.loads(next(line for line in printed.splitlines() if line.startswith('{"users"')))
+    want = rank_mutual(expected["barackobama"], expected["realdonaldtrump"])
+    assert answer["top"] == [{"word": m.word, "counts": [m.count_a, m.count_b]} for m in want]
+
+    # Every submit ran on the cluster, and each application had an executor on both workers.
+    apps = cluster.state()["completedapps"]
+    assert sorted(app["name"] for app in apps) == APPS and {app["state"] for app in apps} == {"FINISHED"}
+    for worker in (0, 1):
+        assert {app["id"] for app in apps} <= cluster.executor_apps(worker), f"worker {worker} missed executors"
+
+
+def reader_cutoff(settings: Settings, session: Any) -> dt.datetime | None:
+    return ViewReader(session, settings.keyspace).published().cutoff
