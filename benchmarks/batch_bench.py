@@ -53,7 +53,7 @@ def synthetic_master(spark: SparkSession, tweets: int, users: int, seed: int) ->
                            zipf_rank(F.col("id") * 100 + i, 2, VOCABULARY_SIZE).cast("string")),
     )
     return (
-        spark.range(tweets)
+        spark.range(1, tweets + 1)
         .withColumn("user", F.concat(F.lit("User"), zipf_rank(F.col("id"), 1, users).cast("string")))
         .withColumn("text", F.concat_ws(" ", F.concat(tokens, F.array(F.lit("the"), F.lit("and")))))
         .withColumn("is_retweet", uniform(F.col("id"), 4) < 0.1)

@@ -22,7 +22,7 @@ def build_contrast_figure(answer: dict[str, Any]) -> Figure:
         weight = float(answer["prior_weight"])
     except (KeyError, TypeError, ValueError) as error:
         raise TrendoffError("bad-chart-input", f"not a contrast --json answer: {error!r}") from error
-    figure = Figure(figsize=(8.0, max(3.0, 0.32 * len(rows) + 1.8)), layout="constrained")
+    figure = Figure(figsize=(9.0, max(3.0, 0.32 * len(rows) + 1.8)), layout="constrained")
     axes = figure.subplots()
     positions = list(range(len(rows)))[::-1]  # the first row at the top
     axes.barh(positions, [z for _, z, _, _ in rows], color=[COLORS[side] for *_, side in rows])
@@ -32,8 +32,7 @@ def build_contrast_figure(answer: dict[str, Any]) -> Figure:
                       textcoords="offset points", ha="left" if z >= 0 else "right", va="center", fontsize=7)
     axes.axvline(0, color="#636363", linewidth=0.8)
     axes.margins(x=0.25)
-    axes.set_xlabel(f"log-odds z (informative Dirichlet prior, weight {weight:g}); labels: counts "
-                    f"@{users[0]} / @{users[1]}")
+    axes.set_xlabel(f"log-odds z, informative Dirichlet prior of weight {weight:g} (labels: counts of each user)")
     as_of = answer.get("as_of")
     figure.suptitle(f"@{users[0]} vs @{users[1]}: distinctive words")
     axes.set_title(f"blue: more @{users[0]}, grey: more @{users[1]}; batch cutoff {as_of or 'none yet'}", fontsize=9)

@@ -53,16 +53,20 @@ class Comparison:
     def table(self) -> str:
         a, b = self.users
         width = max([len("word"), *(len(m.word) for m in self.top)])
+        count = max(12, len(a), len(b))  # the columns fit the handles that head them
         if self.per is None:
-            lines = [f"{'word':<{width}}  {a:>12}  {b:>12}", f"{'-' * width}  {'-' * 12}  {'-' * 12}"]
-            lines += [f"{m.word:<{width}}  {m.count_a:>12,}  {m.count_b:>12,}" for m in self.top]
+            lines = [f"{'word':<{width}}  {a:>{count}}  {b:>{count}}", f"{'-' * width}  {'-' * count}  {'-' * count}"]
+            lines += [f"{m.word:<{width}}  {m.count_a:>{count},}  {m.count_b:>{count},}" for m in self.top]
         else:
-            rate = f"per {self.per:,}"
-            lines = [f"{'word':<{width}}  {a:>12}  {b:>12}  {a + ' ' + rate:>20}  {b + ' ' + rate:>20}",
-                     f"{'-' * width}  {'-' * 12}  {'-' * 12}  {'-' * 20}  {'-' * 20}"]
+            rate_titles = (f"{a} per {self.per:,}", f"{b} per {self.per:,}")
+            rate = max(12, *(len(title) for title in rate_titles))
+            lines = [f"{'word':<{width}}  {a:>{count}}  {b:>{count}}  {rate_titles[0]:>{rate}}  "
+                     f"{rate_titles[1]:>{rate}}",
+                     f"{'-' * width}  {'-' * count}  {'-' * count}  {'-' * rate}  {'-' * rate}"]
             for m in self.top:
                 rate_a, rate_b = self.rates(m)
-                lines.append(f"{m.word:<{width}}  {m.count_a:>12,}  {m.count_b:>12,}  {rate_a:>20.2f}  {rate_b:>20.2f}")
+                lines.append(f"{m.word:<{width}}  {m.count_a:>{count},}  {m.count_b:>{count},}  {rate_a:>{rate}.2f}  "
+                             f"{rate_b:>{rate}.2f}")
             lines.append(f"counted words: {a} {self.totals[0]:,}, {b} {self.totals[1]:,}")
         if not self.top:
             lines.append("(no word is used by both)")
@@ -125,10 +129,11 @@ class Contrast:
     def table(self) -> str:
         a, b = self.users
         lines = []
+        count = max(12, len(a), len(b))
         for title, words in ((f"most characteristic of @{a}", self.of_a), (f"most characteristic of @{b}", self.of_b)):
             width = max([len("word"), *(len(w.word) for w in words)])
-            lines += [title, f"{'word':<{width}}  {'z':>8}  {a:>12}  {b:>12}"]
-            lines += [f"{w.word:<{width}}  {w.z:>8.2f}  {w.count_a:>12,}  {w.count_b:>12,}" for w in words]
+            lines += [title, f"{'word':<{width}}  {'z':>8}  {a:>{count}}  {b:>{count}}"]
+            lines += [f"{w.word:<{width}}  {w.z:>8.2f}  {w.count_a:>{count},}  {w.count_b:>{count},}" for w in words]
             lines.append("")
         cutoff = self.published.cutoff
         lines.append(f"log-odds z with an informative Dirichlet prior (weight {self.prior_weight:g}); batch cutoff T: "
