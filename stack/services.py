@@ -117,7 +117,7 @@ class Stack:
                         for s in to_start
                     }
                 )
-            except TrendoffError:
+            except BaseException:  # a server that fails to come up, Ctrl-C, or a bug: none is left half-started
                 for service in to_start:
                     if service.process is not None:
                         service.stop(timeout_seconds=20)
