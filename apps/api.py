@@ -45,6 +45,11 @@ BATCH_CACHE_BYTES = 256 * 1024 * 1024
 # character that is neither. Python's whitespace, spelled out, so the document says what the code does.
 _PYTHON_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
 HANDLE_PATTERN = f"[^{_PYTHON_WHITESPACE}@]"
+# The two handles of /api/compare and /api/contrast, checked alike.
+HandleA = Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
+                               description="a screen name")]
+HandleB = Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
+                               description="the other screen name")]
 # TrendoffError reasons that are the caller's mistake, by HTTP status; any other reason is a 503.
 _STATUS_BY_REASON = {"unknown-user": 404, "bad-user": 422}
 
@@ -185,10 +190,8 @@ def create_app(settings: Settings, session: Session) -> FastAPI:
     @app.get("/api/compare", response_model=ComparisonOut,
              responses={404: {"model": ApiError, "description": "a user the views know nothing about"}, **_ERRORS})
     async def api_compare(
-        a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
-                                description="a screen name")],
-        b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
-                                description="the other screen name")],
+        a: HandleA,
+        b: HandleB,
         top: Annotated[int, Query(ge=1, description="how many words")] = DEFAULT_TOP,
         per: Annotated[int | None, Query(ge=1, description="also each count per this many of the user's counted "
                                                          "words (compare --per)")] = None,
@@ -201,10 +204,8 @@ def create_app(settings: Settings, session: Session) -> FastAPI:
     @app.get("/api/contrast", response_model=ContrastOut,
              responses={404: {"model": ApiError, "description": "a user the views know nothing about"}, **_ERRORS})
     async def api_contrast(
-        a: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
-                                description="a screen name")],
-        b: Annotated[str, Query(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=HANDLE_PATTERN,
-                                description="the other screen name")],
+        a: HandleA,
+        b: HandleB,
         top: Annotated[int, Query(ge=1, description="how many words for each user")] = DEFAULT_TOP,
         prior_weight: Annotated[float, Query(gt=0, le=MAX_PRIOR_WEIGHT, description="the prior's weight A0")
                                 ] = DEFAULT_PRIOR_WEIGHT,

@@ -3,17 +3,15 @@ prior, docs/contract.md#distinctive-words), as a table, JSON or a diverging bar 
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from trendoff.cassandra_io import speed_expiry_warning
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.serving.compare import DEFAULT_TOP, positive_top
 from trendoff.serving.contrast import DEFAULT_PRIOR_WEIGHT, prior_weight_type
+from trendoff.serving.main import print_answer
 from trendoff.serving.query import run_contrast
 
 log = logging.getLogger(__name__)
@@ -40,10 +38,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
     answer = run_contrast(settings, args.user_a, args.user_b, args.top, args.prior_weight)
-    warning = speed_expiry_warning(answer.published.cutoff, dt.datetime.now(dt.UTC), settings.speed_ttl_seconds)
-    if warning:
-        log.warning("%s", warning)
-    print(json.dumps(answer.as_json(), ensure_ascii=False) if args.json else answer.table())
+    print_answer(settings, answer, args.json)
     if args.plot:
         from trendoff.plotting.contrast_chart import draw_contrast
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from trendoff.cassandra_io import speed_expiry_warning
-from trendoff.config import add_connection_options, settings_from_args
+from trendoff.config import Settings, add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP, positive_top
-from trendoff.serving.query import Comparison, run_compare
+from trendoff.serving.query import Comparison, Contrast, run_compare
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,20 @@ def build_parser(prog: str = "python -m trendoff.serving") -> argparse.ArgumentP
     return parser
 
 
+def print_answer(settings: Settings, answer: Comparison | Contrast, as_json: bool) -> None:
+    """A serving answer printed as JSON or its table, after a warning when its batch is so old that
+    speed rows after T may be expiring (compare and contrast alike)."""
+    warning = speed_expiry_warning(answer.published.cutoff, dt.datetime.now(dt.UTC), settings.speed_ttl_seconds)
+    if warning:
+        log.warning("%s", warning)
+    print(json.dumps(answer.as_json(), ensure_ascii=False) if as_json else answer.table())
+
+
 def answer(args: argparse.Namespace) -> Comparison:
     """The comparison the arguments ask for, printed (and written to --out)."""
     settings = settings_from_args(args)
     comparison = run_compare(settings, args.user_a, args.user_b, args.top, args.per)
-    warning = speed_expiry_warning(comparison.published.cutoff, dt.datetime.now(dt.UTC), settings.speed_ttl_seconds)
-    if warning:
-        log.warning("%s", warning)
-    print(json.dumps(comparison.as_json(), ensure_ascii=False) if args.json else comparison.table())
+    print_answer(settings, comparison, args.json)
     if args.out:
         write_json(args.out, comparison.as_arrays())
         log.info("wrote %s", args.out)
