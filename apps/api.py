@@ -26,12 +26,12 @@ from starlette.exceptions import HTTPException
 
 from trendoff import __version__
 from trendoff.apps.status import pipeline_status
-from trendoff.config import Settings
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP
 from trendoff.serving.contrast import DEFAULT_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT
 from trendoff.serving.query import contrast_of, start_compare, users_by_prefix
 from trendoff.serving.views import USERS_LIMIT, ViewReader
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 

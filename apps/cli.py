@@ -51,7 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args[0] in ("-V", "--version"):
         from trendoff import __version__
-
         print(f"trendoff {__version__}")
         return 0
     command, rest = args[0], args[1:]

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trendoff.cassandra_io import connect
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.clients.cassandra_io import connect
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 

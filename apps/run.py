@@ -18,12 +18,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
-from trendoff import topics
 from trendoff.apps.supervisor import LOG_FOLDER, STATUS_FILE, ChildSpec, Supervisor, run_dir_lock
-from trendoff.cassandra_io import ensure_schema
-from trendoff.config import ENV_VARS, Settings, add_connection_options, settings_from_args
+from trendoff.clients import topics
+from trendoff.clients.cassandra_io import ensure_schema
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
+from trendoff.settings import ENV_VARS, Settings
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from cassandra import DriverException
 
-from trendoff.cassandra_io import connect
+from trendoff.clients.cassandra_io import connect
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError

@@ -16,11 +16,13 @@ from typing import Any
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable, Session
 
-from trendoff import progress, retention, topics
-from trendoff.cassandra_io import WORDS_VIEW, connect
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.clients import kafka_offsets, topics
+from trendoff.clients.cassandra_io import WORDS_VIEW, connect
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
+from trendoff.streaming import progress, retention
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def _job_status(session: Session, settings: Settings, job: str, ends: dict[int, 
         f"SELECT kafka_partition, next_offset, updated_at FROM {settings.keyspace}.{progress.PROGRESS_TABLES[job]} "
         "WHERE topic = %s", (settings.topic,)))
     last = max((_utc(row.updated_at) for row in rows if row.updated_at), default=None)
-    answer: dict[str, Any] = {"consumer_group": progress.consumer_group(job, settings.keyspace, settings.topic),
+    answer: dict[str, Any] = {"consumer_group": kafka_offsets.consumer_group(job, settings.keyspace, settings.topic),
                               "last_batch_at": _iso(last), "last_batch_age_seconds": _age_seconds(last, now)}
     if ends is None:  # Kafka unreachable: no end offsets, so no lag
         answer.update(lag=None, lag_total=None)
@@ -87,7 +89,7 @@ def _end_offsets(settings: Settings) -> tuple[dict[int, int] | None, bool, str |
     except TrendoffError as error:
         return None, False, error.message
     try:
-        return progress.end_offsets(settings, settings.topic, PROBE_SECONDS), True, None
+        return kafka_offsets.end_offsets(settings, settings.topic, PROBE_SECONDS), True, None
     except TrendoffError as error:  # a missing topic: the broker answers, the lag is unknown
         return None, error.reason != "kafka-unreachable", error.message
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from trendoff import topics
+from trendoff.clients import topics
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 

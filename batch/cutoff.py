@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from trendoff import progress, retention, topics
-from trendoff.config import Settings
+from trendoff.clients import kafka_offsets, topics
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
+from trendoff.streaming import progress, retention
 from trendoff.times import floor_to_minute
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def _covering(settings: Settings, ends: dict[int, int], landed: set[int], timeou
         log.info("%s: the metadata lacks partitions %s that ingest has read; asking again", settings.topic,
                  sorted(missing))
         time.sleep(0.5)
-        ends = progress.end_offsets(settings, settings.topic, timeout_seconds)
+        ends = kafka_offsets.end_offsets(settings, settings.topic, timeout_seconds)
     return ends
 
 
@@ -114,12 +115,12 @@ def partition_facts(settings: Settings, session: Session, timeout_seconds: float
 
     Call it after taking t0: the end offsets must be read after it.
     """
-    ends = progress.end_offsets(settings, settings.topic, timeout_seconds)
+    ends = kafka_offsets.end_offsets(settings, settings.topic, timeout_seconds)
     # Only progress written for this incarnation of the topic says what ingest landed of it.
     topic_id = topics.topic_id(settings, settings.topic, timeout_seconds)
     landed = progress.job_positions(session, settings.keyspace, "ingest", settings.topic, topic_id)
     ends = _covering(settings, ends, set(landed), timeout_seconds)
-    consumer = progress.probe_consumer(settings, "cutoff", **{"auto.offset.reset": "earliest"})
+    consumer = kafka_offsets.probe_consumer(settings, "cutoff", **{"auto.offset.reset": "earliest"})
     try:
         facts = []
         for partition, end in sorted(ends.items()):

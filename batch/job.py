@@ -2,7 +2,7 @@
 
 Steps of one run: take the arrival cutoff T (batch/cutoff.py); read the master table; keep the
 tweets that arrived before T or were csv-loaded (one row per id by construction), skipping (counted by
-reason) rows that break a limit of trendoff/tweet_limits.py; count words per (user, word) with the
+reason) rows that break a limit of trendoff/tweets/limits.py; count words per (user, word) with the
 shared word rule; pack each user's counts into one JSON object; write them under a new version;
 record the version; publish it by writing the one `batch_published` row; then delete versions older
 than the grace period.
@@ -31,17 +31,18 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff, messages_lost_to_retention
-from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
-from trendoff.cassandra_io import WORDS_VIEW as VIEW_NAME
-from trendoff.cassandra_io import connect, speed_expiry_warning
-from trendoff.config import ENV_VARS, Settings, add_connection_options, settings_from_args
+from trendoff.clients.cassandra_io import SPARK_FORMAT as CASSANDRA
+from trendoff.clients.cassandra_io import WORDS_VIEW as VIEW_NAME
+from trendoff.clients.cassandra_io import connect, speed_expiry_warning
+from trendoff.clients.leases import Lease
+from trendoff.clients.spark import job_spark_session
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.failpoints import failpoint
-from trendoff.leases import Lease
-from trendoff.spark import job_spark_session
+from trendoff.settings import ENV_VARS, Settings
 from trendoff.times import DURATION_HELP, duration_or_zero_type, duration_type
-from trendoff.tweet_limits import limit_violation_column
-from trendoff.view_keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
-from trendoff.words import user_word_counts
+from trendoff.tweets.limits import limit_violation_column
+from trendoff.views.keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
+from trendoff.views.words import user_word_counts
 
 log = logging.getLogger(__name__)
 # A user's word counts are one JSON cell (issue 14 splits them). Cassandra refuses a mutation over half
@@ -165,7 +166,7 @@ def read_master(spark: SparkSession, settings: Settings) -> DataFrame:
 
 def skip_reason_column() -> F.Column:
     """Why a master row cannot be counted (null when it can): the limits every message is checked
-    against at decode (trendoff/tweet_limits.py), which a csv-loaded or older row may still break."""
+    against at decode (trendoff/tweets/limits.py), which a csv-loaded or older row may still break."""
     return limit_violation_column(F.struct("id", "user", "text", "created_at"))
 
 

@@ -22,13 +22,13 @@ from cassandra.query import ValueSequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from trendoff import cassandra_io, topics
 from trendoff.batch.job import BatchOptions, run_batch
+from trendoff.clients import cassandra_io, topics
+from trendoff.clients.spark import spark_session
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
-from trendoff.spark import spark_session
-from trendoff.view_keys import BATCH_BUCKETS
-from trendoff.words import stop_words
+from trendoff.views.keys import BATCH_BUCKETS
+from trendoff.views.words import stop_words
 
 log = logging.getLogger("batch_bench")
 VOCABULARY_SIZE = 20_000
@@ -65,7 +65,7 @@ def synthetic_master(spark: SparkSession, tweets: int, users: int, seed: int) ->
 
 
 # --- REFERENCE ONLY: the word rule re-written in plain Python, single process, for the time comparison.
-# It is not the project's word rule (that is trendoff/words.py, Spark columns); it follows SPEC §3 closely
+# It is not the project's word rule (that is trendoff/views/words.py, Spark columns); it follows SPEC §3 closely
 # enough for the synthetic texts, and its counts are checked against the batch view below.
 _URL = re.compile(r"(?:https?://|www\.)\S*")
 _MENTION = re.compile(r"@\w+")

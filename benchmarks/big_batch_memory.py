@@ -24,9 +24,11 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from trendoff import avro_codec, cassandra_io, topics
-from trendoff.config import Settings, load_settings
+from trendoff.clients import cassandra_io, topics
+from trendoff.config import load_settings
 from trendoff.logs import configure_logging
+from trendoff.settings import Settings
+from trendoff.tweets import avro_codec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memory import java_children, peak_rss_mib  # the benchmarks' shared /proc helpers

@@ -17,7 +17,7 @@ import uuid
 
 from serve_bench import fill_views  # benchmarks run as scripts from this folder
 
-from trendoff import cassandra_io
+from trendoff.clients import cassandra_io
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.serving.query import compare

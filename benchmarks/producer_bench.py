@@ -18,12 +18,12 @@ import time
 import uuid
 from pathlib import Path
 
-from trendoff import topics
+from trendoff.clients import topics
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import csv_tweets, synthetic_tweets
-from trendoff.tweet_columns import ColumnSpec
+from trendoff.tweets.csv_rows import ColumnSpec
 
 SPEC = ColumnSpec(
     id_col="id", user_col="user", text_col="text", time_col="created_at", time_format="%Y-%m-%d %H:%M:%S",

@@ -28,10 +28,11 @@ from pathlib import Path
 
 from cassandra.concurrent import execute_concurrent_with_args
 
-from trendoff import cassandra_io
-from trendoff.config import Settings, load_settings
+from trendoff.clients import cassandra_io
+from trendoff.config import load_settings
 from trendoff.logs import configure_logging
-from trendoff.view_keys import batch_bucket
+from trendoff.settings import Settings
+from trendoff.views.keys import batch_bucket
 
 
 def fill_views(settings: Settings, users: int, seed: int) -> list[str]:

@@ -29,12 +29,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from trendoff import cassandra_io, progress
-from trendoff.config import ENV_VARS, Settings, load_settings
+from trendoff.clients import cassandra_io
+from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.producer.sources import synthetic_tweets
 from trendoff.serving.views import ViewReader
+from trendoff.settings import ENV_VARS, Settings
 from trendoff.stack.services import Stack
+from trendoff.streaming import progress
 
 log = logging.getLogger("soak")
 SEED_OF_TWEETS = 11
@@ -98,9 +100,9 @@ def expected_counts(tweets: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     """The word rule (Spark's words_column) over each generated tweet once, per user key."""
     from pyspark.sql import functions as F
 
-    from trendoff.spark import spark_session
-    from trendoff.view_keys import user_key_column
-    from trendoff.words import words_column
+    from trendoff.clients.spark import spark_session
+    from trendoff.views.keys import user_key_column
+    from trendoff.views.words import words_column
 
     spark = spark_session(load_settings(), "soak-oracle")
     try:

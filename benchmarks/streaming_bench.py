@@ -35,14 +35,17 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from trendoff import avro_codec, cassandra_io, progress, topics
-from trendoff.config import Settings, load_settings
+from trendoff.clients import cassandra_io, topics
+from trendoff.clients.spark import spark_session
+from trendoff.config import load_settings
 from trendoff.ingest.job import build_job as ingest_job
 from trendoff.logs import configure_logging
-from trendoff.spark import spark_session
+from trendoff.settings import Settings
 from trendoff.speed.job import build_job as speed_job
-from trendoff.stream_job import StreamingJob, StreamOptions
+from trendoff.streaming import progress
+from trendoff.streaming.job import StreamingJob, StreamOptions
 from trendoff.times import duration_type
+from trendoff.tweets import avro_codec
 
 log = logging.getLogger("streaming_bench")
 

@@ -33,20 +33,16 @@ from cassandra.cluster import Session
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
-from trendoff.cassandra_io import connect
-from trendoff.cassandra_writes import lookup_by_id
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.clients.cassandra_io import SPARK_FORMAT as CASSANDRA
+from trendoff.clients.cassandra_io import connect
+from trendoff.clients.cassandra_writes import lookup_by_id
+from trendoff.clients.spark import job_spark_session
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
-from trendoff.spark import job_spark_session
-from trendoff.tweet_columns import (
-    ColumnSpec,
-    RowReader,
-    RowRejected,
-    add_column_options,
-    iter_csv_records,
-    spec_from_args,
-)
+from trendoff.settings import Settings
+from trendoff.tweets.columns import RowReader, add_column_options, spec_from_args
+from trendoff.tweets.csv_rows import ColumnSpec, iter_csv_records
+from trendoff.tweets.limits import RowRejected
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000

@@ -16,15 +16,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trendoff import cassandra_io, progress
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.clients import cassandra_io
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP, positive_top
+from trendoff.settings import Settings
 from trendoff.stack.services import Stack
-from trendoff.stream_job import StreamingJob
+from trendoff.streaming import progress
+from trendoff.streaming.job import StreamingJob
 from trendoff.times import duration_type
-from trendoff.tweet_columns import ColumnSpec, RowRejected, add_column_options, spec_from_args
+from trendoff.tweets.columns import add_column_options, spec_from_args
+from trendoff.tweets.csv_rows import ColumnSpec
+from trendoff.tweets.limits import RowRejected
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +82,13 @@ def wait_for_jobs(settings: Settings, jobs: list[StreamingJob], timeout_seconds:
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from trendoff.batch.job import run_batch
+    from trendoff.clients.spark import spark_session
     from trendoff.ingest.job import build_job as ingest_job
     from trendoff.plotting.chart import draw_chart
     from trendoff.serving.main import write_json
     from trendoff.serving.query import run_compare
-    from trendoff.spark import spark_session
     from trendoff.speed.job import build_job as speed_job
-    from trendoff.stream_job import StreamOptions
+    from trendoff.streaming.job import StreamOptions
 
     paths, spec_for, (user_a, user_b) = args.paths, args.spec_for, args.user_pair
     halves = [(tweets[: len(tweets) // 2], tweets[len(tweets) // 2:])

@@ -13,13 +13,14 @@ from cassandra.cluster import Session
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from trendoff import avro_codec
-from trendoff.cassandra_writes import lookup_by_id, write_narrow
-from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.kafka_messages import Message, first_arrivals, stored_arrival
-from trendoff.spark import job_spark_session
-from trendoff.stream_job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.clients.cassandra_writes import lookup_by_id, write_narrow
+from trendoff.clients.spark import job_spark_session
+from trendoff.config import add_connection_options, settings_from_args
+from trendoff.settings import Settings
+from trendoff.streaming.job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.streaming.messages import Message, first_arrivals, stored_arrival
 from trendoff.times import from_epoch_ms
+from trendoff.tweets import avro_codec
 
 log = logging.getLogger(__name__)
 JOB = "ingest"

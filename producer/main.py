@@ -9,14 +9,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser, on_sigterm
 from trendoff.errors import TrendoffError
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, estimated_rows, jsonl_tweets, synthetic_tweets
+from trendoff.settings import Settings
 from trendoff.times import duration_type
-from trendoff.tweet_columns import MAX_TEXT_CHARS, add_column_options, spec_from_args
-from trendoff.tweet_limits import MAX_USER_CHARS
+from trendoff.tweets.columns import add_column_options, spec_from_args
+from trendoff.tweets.limits import MAX_TEXT_CHARS, MAX_USER_CHARS
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,12 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from trendoff import avro_codec, topics
-from trendoff.config import ENV_VARS, Settings
-from trendoff.csv_rows import BrokenInputError
+from trendoff.clients import topics
 from trendoff.errors import Terminated, TrendoffError
-from trendoff.tweet_columns import RowRejected
+from trendoff.settings import ENV_VARS, Settings
+from trendoff.tweets import avro_codec
+from trendoff.tweets.csv_rows import BrokenInputError
+from trendoff.tweets.limits import RowRejected
 
 log = logging.getLogger(__name__)
 

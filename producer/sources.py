@@ -18,18 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from trendoff.csv_rows import BrokenInputError, bounded_lines
-from trendoff.tweet_columns import (
-    MAX_TEXT_CHARS,
-    MAX_TIME_CHARS,
-    ColumnSpec,
-    RowReader,
-    RowRejected,
-    check_readable,
-    is_retweet_text,
-    iter_csv_records,
-)
-from trendoff.tweet_limits import tweet_id_value, tweet_record, whole_number
+from trendoff.tweets.columns import MAX_TIME_CHARS, RowReader, is_retweet_text
+from trendoff.tweets.csv_rows import BrokenInputError, ColumnSpec, bounded_lines, check_readable, iter_csv_records
+from trendoff.tweets.limits import MAX_TEXT_CHARS, RowRejected, tweet_id_value, tweet_record, whole_number
 
 __all__ = ["BrokenInputError", "SourceItem", "csv_tweets", "estimated_rows", "jsonl_tweets", "synthetic_tweets",
            "v1_tweet", "v2_tweets"]
@@ -78,7 +69,7 @@ MAX_JSON_LINE_CHARS = 40 * MAX_TEXT_CHARS
 
 @contextlib.contextmanager
 def _open_lines(path: Path) -> Iterator[Iterator[str | None]]:
-    """The physical lines of a plain or gzipped UTF-8 file, bounded (see trendoff.csv_rows.bounded_lines)."""
+    """The physical lines of a plain or gzipped UTF-8 file, bounded (see trendoff.tweets.csv_rows.bounded_lines)."""
     check_readable(path)
     with path.open("rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"
@@ -166,7 +157,7 @@ def v2_tweets(obj: dict[str, Any]) -> Iterator[dict[str, Any] | RowRejected]:
 
 def _record(raw_id: Any, user: str, text: Any, raw_time: Any, lang: Any, retweet: bool,
             retweets: Any, favorites: Any) -> dict[str, Any]:
-    """An API tweet's fields, converted, as the one checked Tweet record (trendoff.tweet_limits.tweet_record)."""
+    """An API tweet's fields, converted, as the one checked Tweet record (trendoff.tweets.limits.tweet_record)."""
     if not isinstance(text, str):
         raise RowRejected("empty-text", "the text is not a string")
     return tweet_record(

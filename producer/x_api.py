@@ -13,9 +13,9 @@ from typing import Any
 import requests
 import tweepy
 
-from trendoff.config import ENV_VARS, Settings
 from trendoff.errors import TrendoffError
 from trendoff.producer.sources import SourceItem, v2_tweets
+from trendoff.settings import ENV_VARS, Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,15 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.cassandra_io import SPARK_FORMAT as CASSANDRA
-from trendoff.cassandra_io import connect
-from trendoff.config import Settings, add_connection_options, settings_from_args
+from trendoff.clients.cassandra_io import SPARK_FORMAT as CASSANDRA
+from trendoff.clients.cassandra_io import connect
+from trendoff.clients.spark import spark_session
+from trendoff.config import add_connection_options, settings_from_args
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP, positive_top, rank_mutual
 from trendoff.serving.views import Published, ViewReader
-from trendoff.spark import spark_session
-from trendoff.view_keys import batch_bucket, user_key
+from trendoff.settings import Settings
+from trendoff.views.keys import batch_bucket, user_key
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from trendoff.cassandra_io import connect
-from trendoff.config import Settings
+from trendoff.clients.cassandra_io import connect
 from trendoff.serving.compare import DEFAULT_TOP, MutualWord, rank_mutual
 from trendoff.serving.contrast import DEFAULT_PRIOR_WEIGHT, DistinctiveWord, rank_distinctive
 from trendoff.serving.views import USERS_LIMIT, CountsInFlight, Published, ViewReader
-from trendoff.view_keys import user_key
+from trendoff.settings import Settings
+from trendoff.views.keys import user_key
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, ResponseFuture, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import tuple_factory
 
-from trendoff.cassandra_io import WORDS_VIEW
+from trendoff.clients.cassandra_io import WORDS_VIEW
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import merge_counts
-from trendoff.view_keys import BATCH_BUCKETS, batch_bucket, user_key
+from trendoff.views.keys import BATCH_BUCKETS, batch_bucket, user_key
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # A picker's answer: at most this many handles.

@@ -22,15 +22,16 @@ from cassandra.cluster import Session
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.cassandra_io import WORDS_VIEW
-from trendoff.cassandra_writes import execute_all, lookup_by_id, write_narrow, write_wide
-from trendoff.config import Settings, add_connection_options, settings_from_args
-from trendoff.kafka_messages import Message, first_arrivals, stored_arrival
-from trendoff.spark import job_spark_session
-from trendoff.stream_job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.clients.cassandra_io import WORDS_VIEW
+from trendoff.clients.cassandra_writes import execute_all, lookup_by_id, write_narrow, write_wide
+from trendoff.clients.spark import job_spark_session
+from trendoff.config import add_connection_options, settings_from_args
+from trendoff.settings import Settings
+from trendoff.streaming.job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.streaming.messages import Message, first_arrivals, stored_arrival
 from trendoff.times import epoch_ms, floor_to_minute
-from trendoff.view_keys import user_key_column as user_key
-from trendoff.words import words_column
+from trendoff.views.keys import user_key_column as user_key
+from trendoff.views.words import words_column
 
 log = logging.getLogger(__name__)
 JOB = "speed"

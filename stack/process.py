@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trendoff.config import Settings
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trendoff import logs
-from trendoff.config import ENV_VARS, FILE_SUFFIX, Settings
 from trendoff.errors import TrendoffError
+from trendoff.settings import ENV_VARS, FILE_SUFFIX, Settings
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +225,7 @@ def cassandra_yaml(settings: Settings) -> str:
 def provision_cassandra_role(settings: Settings, timeout_seconds: float = 90.0) -> None:
     """Make sure trendoff's role exists: on a new node, log in as the built-in superuser once, create the
     role, then lock the built-in one (a random password, no login)."""
-    from trendoff import cassandra_io
-
+    from trendoff.clients import cassandra_io
     try:
         cassandra_io.connect(settings, timeout_seconds=10.0).cluster.shutdown()
         return  # the role is there already

@@ -8,7 +8,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from trendoff import cassandra_io, topics
+from trendoff.clients import cassandra_io, topics
 from trendoff.errors import TrendoffError
 from trendoff.stack import secure
 from trendoff.stack.process import LocalService, port_open, read_options, render_template

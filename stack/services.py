@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from trendoff import cassandra_io, topics
-from trendoff.config import Settings
+from trendoff.clients import cassandra_io, topics
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
 from trendoff.stack import secure
 from trendoff.stack.process import LocalService, ServiceState, find_java, port_open
 from trendoff.stack.servers import CassandraNode, KafkaBroker

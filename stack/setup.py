@@ -10,9 +10,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from trendoff.config import Settings, load_settings
+from trendoff.config import load_settings
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def main(argv: Sequence[str]) -> int:
                              "list `spark-submit --jars` takes (for clusters without Maven access)")
     args = parser.parse_args(argv)
     if args.print_spark_jars:
-        from trendoff.jars import spark_connector_jars
+        from trendoff.clients.jars import spark_connector_jars
 
         settings = load_settings()
         fetch_jars(settings, ("spark",))

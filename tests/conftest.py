@@ -24,8 +24,9 @@ from tests.support import (
     unique_name,
     wait_until_spark_sees,
 )
-from trendoff import cassandra_io, topics
-from trendoff.config import Settings, load_settings
+from trendoff.clients import cassandra_io, topics
+from trendoff.config import load_settings
+from trendoff.settings import Settings
 from trendoff.stack.services import Stack
 
 TEST_FOLDERS = ("unit", "integration", "faults", "e2e", "cluster")  # each is also a marker registered in pyproject.toml
@@ -152,7 +153,7 @@ def cassandra_session(pipeline_settings: Settings) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def spark(stack_settings: Settings) -> Iterator[object]:
     """One SparkSession (local[2], connector jars) for the whole test session."""
-    from trendoff.spark import spark_session
+    from trendoff.clients.spark import spark_session
 
     session = spark_session(stack_settings, "trendoff-tests")
     yield session

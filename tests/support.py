@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from trendoff import avro_codec, topics
-from trendoff.cassandra_io import SPARK_FORMAT
-from trendoff.config import Settings
-from trendoff.view_keys import batch_bucket
+from trendoff.clients import topics
+from trendoff.clients.cassandra_io import SPARK_FORMAT
+from trendoff.settings import Settings
+from trendoff.tweets import avro_codec
+from trendoff.views.keys import batch_bucket
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -164,16 +165,16 @@ def expected_word_counts(
 ) -> dict[str, Counter[str]]:
     """THE test oracle: per user, the word counts the views must show once ``tweets`` are all counted.
 
-    The word rule (trendoff.words.words_column, applied by Spark to each raw tweet on its own) over
+    The word rule (trendoff.views.words.words_column, applied by Spark to each raw tweet on its own) over
     one copy per tweet id (the first in ``tweets``), users keyed as the views key them
-    (trendoff.view_keys: lower case, no @). It needs no Kafka, Cassandra or job, so a tweet the
+    (trendoff.views.keys: lower case, no @). It needs no Kafka, Cassandra or job, so a tweet the
     pipeline loses, counts twice or files under the wrong user shows as a difference. A user none of
     whose tweets has a word is absent. Each tweet needs id, user, text and (optionally) is_retweet.
     """
     from pyspark.sql import functions as F
 
-    from trendoff.view_keys import user_key_column
-    from trendoff.words import words_column
+    from trendoff.views.keys import user_key_column
+    from trendoff.views.words import words_column
 
     once: dict[int, Mapping[str, Any]] = {}
     for tweet in tweets:
@@ -208,7 +209,7 @@ def run_until_idle(
     """
     from trendoff.ingest.job import build_job as ingest_job
     from trendoff.speed.job import build_job as speed_job
-    from trendoff.stream_job import StreamOptions
+    from trendoff.streaming.job import StreamOptions
 
     build = {"ingest": ingest_job, "speed": speed_job}[job]
     stream_options = StreamOptions(until_idle=True, checkpoint=checkpoints / job, timeout_seconds=300, **options)
@@ -306,9 +307,9 @@ def local_session() -> Iterator[SparkSession]:
 
     from pyspark.sql import SparkSession
 
+    from trendoff.clients.spark import spark_session
     from trendoff.config import load_settings
     from trendoff.errors import TrendoffError
-    from trendoff.spark import spark_session
 
     active = SparkSession.getActiveSession()
     if active is not None:

@@ -11,14 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support import connection_args, unique_name
-from trendoff import topics
-from trendoff.config import Settings
+from trendoff.clients import topics
+from trendoff.settings import Settings
 
 
 def with_own_keyspace_and_topic(settings: Settings) -> Settings:
     """``settings`` with a new keyspace (the project's schema) and a new topic (3 partitions) on the same servers."""
-    from trendoff import cassandra_io
-
+    from trendoff.clients import cassandra_io
     own = settings.with_overrides(keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3)
     session = cassandra_io.connect(own)
     try:
@@ -31,8 +30,7 @@ def with_own_keyspace_and_topic(settings: Settings) -> Settings:
 
 def stored_ids(settings: Settings) -> set[int]:
     """Ids in the master table, read over a new driver session (one opened before a server restart may lag)."""
-    from trendoff import cassandra_io
-
+    from trendoff.clients import cassandra_io
     session = cassandra_io.connect(settings)
     try:
         return {row.id for row in session.execute(f"SELECT id FROM {settings.keyspace}.tweets")}
@@ -47,8 +45,8 @@ def server_pid(settings: Settings, server: str) -> int:
 
 def ingest_lag(settings: Settings) -> int | None:
     """Messages ingest has still to land, over a new driver session; None while a server does not answer."""
-    from trendoff import cassandra_io, progress
-
+    from trendoff.clients import cassandra_io
+    from trendoff.streaming import progress
     try:
         session = cassandra_io.connect(settings, timeout_seconds=5)
     except Exception:

@@ -1,257 +1,33 @@
-"""Settings for every layer: defaults for the local stack, then TRENDOFF_* variables, then flags."""
+"""Settings loaded and checked for every layer: defaults for the local stack, then TRENDOFF_* variables,
+then flags. What each setting is (field, variable, parser) is declared once, in :mod:`trendoff.settings`."""
 
 from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
+import contextlib
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
 from trendoff.errors import TrendoffError
-from trendoff.times import parse_duration
+from trendoff.settings import CONSISTENCY_LEVELS, ENV_VARS, FILE_SUFFIX, PARSERS, SECRET_SETTINGS, Settings, as_hosts
 
-# One place for the environment variable of each setting (the README's table is built from it).
-ENV_VARS: dict[str, str] = {
-    "home": "TRENDOFF_HOME",
-    "kafka_bootstrap": "TRENDOFF_KAFKA_BOOTSTRAP",
-    "cassandra_hosts": "TRENDOFF_CASSANDRA_HOSTS",
-    "cassandra_port": "TRENDOFF_CASSANDRA_PORT",
-    "keyspace": "TRENDOFF_KEYSPACE",
-    "replication": "TRENDOFF_REPLICATION",
-    "topic": "TRENDOFF_TOPIC",
-    "topic_partitions": "TRENDOFF_TOPIC_PARTITIONS",
-    "kafka_port": "TRENDOFF_KAFKA_PORT",
-    "kafka_controller_port": "TRENDOFF_KAFKA_CONTROLLER_PORT",
-    "cassandra_storage_port": "TRENDOFF_CASSANDRA_STORAGE_PORT",
-    "kafka_heap_mb": "TRENDOFF_KAFKA_HEAP_MB",
-    "cassandra_heap_mb": "TRENDOFF_CASSANDRA_HEAP_MB",
-    "data_dir": "TRENDOFF_DATA_DIR",
-    "jvm_dir": "TRENDOFF_JVM_DIR",
-    "spark_master": "TRENDOFF_SPARK_MASTER",
-    "spark_jars": "TRENDOFF_SPARK_JARS",
-    "startup_timeout_seconds": "TRENDOFF_STARTUP_TIMEOUT_SECONDS",
-    "log_level": "TRENDOFF_LOG_LEVEL",
-    "x_bearer_token": "TRENDOFF_X_BEARER_TOKEN",
-    "x_api_base": "TRENDOFF_X_API_BASE",
-    "cassandra_consistency": "TRENDOFF_CASSANDRA_CONSISTENCY",
-    "speed_ttl_seconds": "TRENDOFF_SPEED_TTL",
-    "failpoints": "TRENDOFF_FAILPOINTS",
-    # Client security (trendoff/security.py turns these into each client's options).
-    "kafka_security_protocol": "TRENDOFF_KAFKA_SECURITY_PROTOCOL",
-    "kafka_sasl_mechanism": "TRENDOFF_KAFKA_SASL_MECHANISM",
-    "kafka_username": "TRENDOFF_KAFKA_USERNAME",
-    "kafka_password": "TRENDOFF_KAFKA_PASSWORD",
-    "kafka_ca_file": "TRENDOFF_KAFKA_CA_FILE",
-    "kafka_cert_file": "TRENDOFF_KAFKA_CERT_FILE",
-    "kafka_key_file": "TRENDOFF_KAFKA_KEY_FILE",
-    "cassandra_username": "TRENDOFF_CASSANDRA_USERNAME",
-    "cassandra_password": "TRENDOFF_CASSANDRA_PASSWORD",
-    "cassandra_tls": "TRENDOFF_CASSANDRA_TLS",
-    "cassandra_ca_file": "TRENDOFF_CASSANDRA_CA_FILE",
-    "cassandra_cert_file": "TRENDOFF_CASSANDRA_CERT_FILE",
-    "cassandra_key_file": "TRENDOFF_CASSANDRA_KEY_FILE",
-}
-# Settings whose values are secrets: never logged, never in describe(), and also read from a file named by
-# the variable with _FILE appended (TRENDOFF_KAFKA_PASSWORD_FILE=/run/secrets/kafka), as container
-# secrets are usually handed over.
-SECRET_SETTINGS = ("x_bearer_token", "kafka_password", "cassandra_password")
-FILE_SUFFIX = "_FILE"
-
-
-def _find_home() -> Path:
-    """The project folder holding jvm/ (poms and server configs); run data and downloads go below it."""
-    # TRENDOFF_HOME, when set, replaces this default in load_settings (as every variable does).
-    cwd = Path.cwd().resolve()
-    for candidate in (cwd, *cwd.parents):
-        if (candidate / "jvm" / "kafka" / "pom.xml").is_file():
-            return candidate
-    # An editable install: the checkout is the parent of this package.
-    source_root = Path(__file__).resolve().parent.parent
-    if (source_root / "jvm" / "kafka" / "pom.xml").is_file():
-        return source_root
-    return cwd
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every knob of the pipeline. Build with :func:`load_settings`; pass it down explicitly."""
-
-    home: Path = field(default_factory=_find_home)
-    # External services: when set, the stack uses them instead of starting local processes.
-    kafka_bootstrap: str = ""
-    cassandra_hosts: tuple[str, ...] = ()
-    cassandra_port: int = 9042
-    keyspace: str = "trendoff"
-    # CQL replication map; use NetworkTopologyStrategy on a real cluster.
-    replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
-    topic: str = "tweets"
-    topic_partitions: int = 4
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    cassandra_storage_port: int = 7000
-    kafka_heap_mb: int = 512
-    cassandra_heap_mb: int = 1024
-    data_dir: Path | None = None
-    jvm_dir: Path | None = None
-    spark_master: str = "local[2]"
-    # Comma-separated jar list for spark-submit setups that ship their own jars; empty = .jvm/spark.
-    spark_jars: str = ""
-    startup_timeout_seconds: float = 120.0
-    log_level: str = "INFO"
-    # Secret: never logged (describe() leaves it out); read by the producer's X API source only.
-    x_bearer_token: str = field(default="", repr=False)
-    # Replaces the X API host (tests, proxies); empty = the real API.
-    x_api_base: str = ""
-    # Of every read and write, by the Python driver and the Spark connector alike: on a cluster with
-    # RF=3 a quorum read sees every quorum write (a first-arrival lookup never misses one).
-    cassandra_consistency: str = "LOCAL_QUORUM"
-    # How long speed rows live (a duration: 2d). Batch must publish more often than this, or the speed
-    # minutes after its T expire before a newer T covers them.
-    speed_ttl_seconds: float = 2 * 24 * 3600.0
-    # Fault tests only (trendoff/failpoints.py): places where the process kills itself. Never set it.
-    failpoints: str = ""
-    # Kafka client security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL with PLAIN or SCRAM-SHA-256/512.
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str = ""
-    kafka_username: str = ""
-    kafka_password: str = field(default="", repr=False)
-    # PEM files: the CA that signed the brokers' certificates (empty = the system's), and an optional
-    # client certificate with its (unencrypted) key for brokers that ask for one.
-    kafka_ca_file: Path | None = None
-    kafka_cert_file: Path | None = None
-    kafka_key_file: Path | None = None
-    # Cassandra: PasswordAuthenticator credentials, and client encryption (on with TLS or with a CA file).
-    cassandra_username: str = ""
-    cassandra_password: str = field(default="", repr=False)
-    cassandra_tls: bool = False
-    cassandra_ca_file: Path | None = None
-    cassandra_cert_file: Path | None = None
-    cassandra_key_file: Path | None = None
-
-    @property
-    def kafka_external(self) -> bool:
-        return bool(self.kafka_bootstrap)
-
-    @property
-    def cassandra_external(self) -> bool:
-        return bool(self.cassandra_hosts)
-
-    @property
-    def cassandra_encrypted(self) -> bool:
-        return self.cassandra_tls or self.cassandra_ca_file is not None
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
-
-    @property
-    def cassandra_contact_points(self) -> tuple[str, ...]:
-        return self.cassandra_hosts or ("127.0.0.1",)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.data_dir or self.home / "run"
-
-    @property
-    def downloads_dir(self) -> Path:
-        return self.jvm_dir or self.home / ".jvm"
-
-    @property
-    def checkpoint_root(self) -> Path:
-        return self.run_dir / "checkpoints"
-
-    def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields replaced (None values are ignored, so argparse defaults pass through)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    def describe(self) -> dict[str, str]:
-        """The effective settings for one start-up log line (nothing here is secret)."""
-        return {
-            "kafka": self.bootstrap_servers + (" (external)" if self.kafka_external else " (local)"),
-            "cassandra": ",".join(self.cassandra_contact_points)
-            + f":{self.cassandra_port}"
-            + (" (external)" if self.cassandra_external else " (local)"),
-            "keyspace": self.keyspace,
-            "topic": self.topic,
-        }
-
-
-# How a TRENDOFF_* value becomes the field's type. Keyed by field name, not by annotation text, so a new
-# setting without a converter fails loudly here instead of silently staying a string.
-def _to_int(raw: str) -> int:
-    return int(raw)
-
-
-def _to_float(raw: str) -> float:
-    return float(raw)
-
-
-def _to_hosts(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _to_path(raw: str) -> Path:
-    return Path(raw).expanduser().resolve()
-
-
-def _to_str(raw: str) -> str:
-    return raw
-
-
-def _to_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-        raise ValueError("use true or false")
-    return value in ("true", "1", "yes", "on")
-
-
-def _to_upper(raw: str) -> str:
-    return raw.strip().upper()
-
-
-# Levels that mean the same for a read and a write (ANY and EACH_QUORUM do not).
-CONSISTENCY_LEVELS = ("ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_ONE", "LOCAL_QUORUM")
-
-
-def _to_consistency(raw: str) -> str:
-    level = raw.strip().upper()
-    if level not in CONSISTENCY_LEVELS:
-        raise ValueError(f"the consistency level is one of {', '.join(CONSISTENCY_LEVELS)}")
-    return level
-
-
-def _to_duration_seconds(raw: str) -> float:
-    try:
-        return parse_duration(raw)
-    except TrendoffError as error:
-        raise ValueError(error.message) from None
-
-
-_CONVERTERS: dict[str, Callable[[str], object]] = {
-    "home": _to_path, "kafka_bootstrap": _to_str, "cassandra_hosts": _to_hosts, "cassandra_port": _to_int,
-    "keyspace": _to_str, "replication": _to_str, "topic": _to_str, "topic_partitions": _to_int,
-    "kafka_port": _to_int, "kafka_controller_port": _to_int, "cassandra_storage_port": _to_int,
-    "kafka_heap_mb": _to_int, "cassandra_heap_mb": _to_int, "data_dir": _to_path, "jvm_dir": _to_path,
-    "spark_master": _to_str, "spark_jars": _to_str, "startup_timeout_seconds": _to_float,
-    "log_level": _to_str, "x_bearer_token": _to_str, "x_api_base": _to_str,
-    "cassandra_consistency": _to_consistency, "speed_ttl_seconds": _to_duration_seconds, "failpoints": _to_str,
-    "kafka_security_protocol": _to_upper, "kafka_sasl_mechanism": _to_upper, "kafka_username": _to_str,
-    "kafka_password": _to_str, "kafka_ca_file": _to_path, "kafka_cert_file": _to_path, "kafka_key_file": _to_path,
-    "cassandra_username": _to_str, "cassandra_password": _to_str, "cassandra_tls": _to_bool,
-    "cassandra_ca_file": _to_path, "cassandra_cert_file": _to_path, "cassandra_key_file": _to_path,
-}
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 def _convert(name: str, raw: str) -> object:
     try:
-        return _CONVERTERS[name](raw)
+        return PARSERS[name](raw)
     except ValueError as error:
         raise TrendoffError("bad-setting", f"{ENV_VARS[name]}={raw!r} is not valid: {error}") from error
+
+
+def _var(name: str) -> str:
+    return ENV_VARS[name]
 
 
 # Names that go into CQL text, Kafka requests and checkpoint folder names: plain identifiers only.
@@ -329,6 +105,77 @@ def check_x_api_base(base: str) -> None:
                             "https (plain http only to a loopback address)")
 
 
+def _problem(message: str) -> TrendoffError:
+    return TrendoffError("bad-setting", message)
+
+
+def check_security(settings: Settings) -> None:
+    """Refuse settings that cannot work, or that would silently send less than the user meant to."""
+    protocol = settings.kafka_security_protocol
+    if protocol not in KAFKA_PROTOCOLS:
+        raise _problem(f"{_var('kafka_security_protocol')}={protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}")
+    if settings.kafka_uses_sasl:
+        if settings.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            raise _problem(f"{protocol} needs {_var('kafka_sasl_mechanism')}, one of {', '.join(SASL_MECHANISMS)}")
+        if not settings.kafka_username or not settings.kafka_password:
+            raise _problem(f"{protocol} needs {_var('kafka_username')} and {_var('kafka_password')} "
+                           f"(or {_var('kafka_password')}{FILE_SUFFIX})")
+    elif settings.kafka_sasl_mechanism or settings.kafka_username or settings.kafka_password:
+        raise _problem(f"Kafka credentials are set but {_var('kafka_security_protocol')}={protocol} sends none: "
+                       "use SASL_SSL (or SASL_PLAINTEXT)")
+    kafka_files = (settings.kafka_ca_file, settings.kafka_cert_file, settings.kafka_key_file)
+    if any(kafka_files) and not settings.kafka_uses_tls:
+        raise _problem(f"Kafka certificate files are set but {_var('kafka_security_protocol')}={protocol} does "
+                       "not use TLS: use SSL or SASL_SSL")
+    _check_pair(settings, "kafka")
+    if bool(settings.cassandra_username) != bool(settings.cassandra_password):
+        raise _problem(f"set both {_var('cassandra_username')} and {_var('cassandra_password')} "
+                       f"(or {_var('cassandra_password')}{FILE_SUFFIX}), or neither")
+    if (settings.cassandra_cert_file or settings.cassandra_key_file) and not settings.cassandra_encrypted:
+        raise _problem(f"a Cassandra client certificate needs TLS: set {_var('cassandra_tls')}=true")
+    _check_pair(settings, "cassandra")
+    for name in ("kafka_ca_file", "kafka_cert_file", "kafka_key_file", "cassandra_ca_file", "cassandra_cert_file",
+                 "cassandra_key_file"):
+        path = getattr(settings, name)
+        if path is not None and not os.access(path, os.R_OK):
+            raise _problem(f"{_var(name)}={str(path)!r}: no readable file there")
+
+
+def _check_pair(settings: Settings, service: str) -> None:
+    cert, key = getattr(settings, f"{service}_cert_file"), getattr(settings, f"{service}_key_file")
+    if (cert is None) != (key is None):
+        raise _problem(f"a client certificate needs both {_var(service + '_cert_file')} and "
+                       f"{_var(service + '_key_file')}")
+
+
+def secrets_from_files(env: Mapping[str, str]) -> dict[str, str]:
+    """The secret settings given as files (VAR_FILE), each without its trailing newline."""
+    found = {}
+    for name in SECRET_SETTINGS:
+        variable = _var(name)
+        path = env.get(variable + FILE_SUFFIX)
+        if not path:
+            continue
+        if env.get(variable):
+            raise _problem(f"set {variable} or {variable}{FILE_SUFFIX}, not both")
+        try:
+            found[name] = Path(path).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise _problem(f"{variable}{FILE_SUFFIX}={path!r}: cannot read it ({reason})") from None
+    return found
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret the environment holds, directly or in a file (for the log filter). A file that cannot
+    be read is skipped here: load_settings reports it."""
+    env = os.environ if environ is None else environ
+    values = [env.get(_var(name), "") for name in SECRET_SETTINGS]
+    with contextlib.suppress(TrendoffError):
+        values += list(secrets_from_files(env).values())
+    return [value for value in values if value]
+
+
 def _checked(settings: Settings) -> Settings:
     """Every command's settings pass these checks, whether they came from a variable or a flag."""
     check_keyspace_name(settings.keyspace)
@@ -340,9 +187,7 @@ def _checked(settings: Settings) -> Settings:
     check_x_api_base(settings.x_api_base)
     if settings.speed_ttl_seconds < 60:
         raise TrendoffError("bad-setting", f"{ENV_VARS['speed_ttl_seconds']} must be at least 1m")
-    from trendoff import security  # imported here: security imports this module
-
-    security.check_security(settings)
+    check_security(settings)
     return settings
 
 
@@ -350,9 +195,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     """Defaults, then TRENDOFF_* variables from ``environ`` (default os.environ), then ``overrides``."""
     env = os.environ if environ is None else environ
     from_env = {name: _convert(name, env[var]) for name, var in ENV_VARS.items() if env.get(var)}
-    from trendoff import security
-
-    from_env.update(security.secrets_from_files(env))
+    from_env.update(secrets_from_files(env))
     return _checked(Settings().with_overrides(**from_env).with_overrides(**overrides))
 
 
@@ -364,7 +207,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, kafka: bool = Tru
                            help=f"Kafka bootstrap servers (${ENV_VARS['kafka_bootstrap']}; default the local broker)")
         group.add_argument("--topic", metavar="NAME", help=f"Kafka topic (${ENV_VARS['topic']}; default tweets)")
     if cassandra:
-        group.add_argument("--cassandra", dest="cassandra_hosts", type=_to_hosts, metavar="HOST[,...]",
+        group.add_argument("--cassandra", dest="cassandra_hosts", type=as_hosts, metavar="HOST[,...]",
                            help=f"Cassandra contact points (${ENV_VARS['cassandra_hosts']}; default the local node)")
         group.add_argument("--cassandra-port", dest="cassandra_port", type=int, metavar="PORT",
                            help=f"Cassandra CQL port (${ENV_VARS['cassandra_port']}; default 9042)")

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 
-from trendoff.config import Settings
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import os
 import re
 import sys
 
-from trendoff.config import ENV_VARS, Settings
-from trendoff.security import secret_values
+from trendoff.config import secret_values
+from trendoff.settings import ENV_VARS, Settings
 
 _NOISY_LOGGERS = ("py4j", "kafka", "urllib3", "matplotlib", "PIL")
 # The Cassandra driver logs a traceback at ERROR for every refused connection attempt; trendoff

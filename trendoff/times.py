@@ -19,6 +19,16 @@ def epoch_ms(moment: dt.datetime) -> int:
     return (moment - EPOCH) // _ONE_MS
 
 
+def aware_epoch_ms(moment: dt.datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime, exactly: the time in the derived-id recipe.
+
+    Exact because float timestamps can round 0.123 s down to 122 ms. Rows always carry aware UTC
+    times, so a naive datetime is a TypeError here (epoch_ms above, for times read back from
+    Cassandra, takes naive ones as UTC instead).
+    """
+    return (moment - EPOCH) // _ONE_MS
+
+
 def from_epoch_ms(millis: int) -> dt.datetime:
     """The aware UTC datetime of an epoch-milliseconds value."""
     return EPOCH + dt.timedelta(milliseconds=millis)

@@ -39,10 +39,10 @@ from tests.support_cluster import (
     start_cluster,
     stop_group,
 )
-from trendoff import progress
-from trendoff.config import ENV_VARS, Settings
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.views import ViewReader
+from trendoff.settings import ENV_VARS, Settings
+from trendoff.streaming import progress
 
 USERS = ["BarackObama", "realDonaldTrump", "CNN", "nytimes"]  # the first two are the README's serving line
 VOCABULARY = ["vote", "jobs", "america", "climate", "health", "families", "people", "rally", "news", "#maga",
@@ -172,7 +172,7 @@ def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
     with zipfile.ZipFile(recipe.checkout / "dist" / "trendoff.zip") as built:
         names = set(built.namelist())
     assert {"trendoff/ingest/job.py", "trendoff/speed/job.py", "trendoff/batch/job.py", "trendoff/csv_loader/job.py",
-            "trendoff/schemas/tweet.avsc", "trendoff/cql/tables.cql"} <= names
+            "trendoff/tweets/tweet.avsc", "trendoff/views/tables.cql"} <= names
     for line in recipe.recipe.prepare:
         recipe.run(line, "prepare")
 

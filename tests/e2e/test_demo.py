@@ -9,12 +9,12 @@ import pytest
 from pyspark.sql import SparkSession
 
 from tests.support import expected_word_counts
-from trendoff.config import Settings
 from trendoff.demo.main import main as demo_main
 from trendoff.entry import run_main
 from trendoff.producer.sources import csv_tweets
 from trendoff.serving.compare import rank_mutual
-from trendoff.tweet_columns import PRESETS
+from trendoff.settings import Settings
+from trendoff.tweets.columns import PRESETS
 
 ROWS = 150
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, sync_playwright
 from tests.support import EXPECTED_SERVING_ANSWER as EXPECTED
 from tests.support import running_service
 from tests.support import seed_serving_views as seed_views
-from trendoff.config import Settings
+from trendoff.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser downloads are not used
 

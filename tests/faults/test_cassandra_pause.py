@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.support import produce_tweets, simple_tweets, wait_until
 from tests.support_faults import ingest_lag, ingest_process, server_pid, stored_ids, with_own_keyspace_and_topic
-from trendoff.config import Settings
+from trendoff.settings import Settings
 
 PAUSE_SECONDS = 20
 

@@ -25,9 +25,9 @@ from tests.support import (
     run_until_idle,
     simple_tweets,
 )
-from trendoff.config import ENV_VARS, Settings
 from trendoff.serving.views import ViewReader
-from trendoff.view_keys import BATCH_BUCKETS
+from trendoff.settings import ENV_VARS, Settings
+from trendoff.views.keys import BATCH_BUCKETS
 
 
 def killed_at(failpoint: str, command: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:

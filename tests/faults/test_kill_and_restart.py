@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import connection_args, consume_all, produce_tweets, simple_tweets, wait_until
 from tests.support_faults import ingest_lag, ingest_process, server_pid, stored_ids, with_own_keyspace_and_topic
-from trendoff.config import Settings
+from trendoff.settings import Settings
 from trendoff.stack.services import Stack
 
 

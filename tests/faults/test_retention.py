@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support import connection_args, delete_messages_before, produce_tweets, simple_tweets, wait_until
 from tests.support_faults import ingest_lag, ingest_process, stored_ids, with_own_keyspace_and_topic
-from trendoff.config import Settings
+from trendoff.settings import Settings
 
 
 def process_tree(pid: int) -> list[int]:

@@ -12,9 +12,9 @@ import pytest
 from tests.support import connection_args, seed_serving_views
 from trendoff.apps.compare import main as compare_main
 from trendoff.apps.contrast import main as contrast_main
-from trendoff.config import Settings
 from trendoff.entry import run_main
 from trendoff.serving.contrast import rank_distinctive
+from trendoff.settings import Settings
 
 # What serving adds up from the seeded views: batch version 7 plus the speed rows after T.
 OBAMA = {"health": 5, "care": 3, "jobs": 3, "america": 4, "climate": 8}  # 23 words

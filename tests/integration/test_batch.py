@@ -14,9 +14,9 @@ from pyspark.sql import SparkSession
 
 from tests.support import expected_word_counts, wait_until
 from trendoff.batch.job import counted_flag, run_batch
-from trendoff.config import Settings
 from trendoff.serving.views import ViewReader
-from trendoff.view_keys import BATCH_BUCKETS, batch_bucket, user_key
+from trendoff.settings import Settings
+from trendoff.views.keys import BATCH_BUCKETS, batch_bucket, user_key
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 LONG_AGO, LATELY, LATER = NOW - dt.timedelta(hours=1), NOW - dt.timedelta(minutes=3), NOW + dt.timedelta(hours=1)

@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer, TopicPartition
 
 from trendoff.batch.cutoff import PartitionFacts, batch_cutoff, partition_facts
-from trendoff.config import Settings
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
 from trendoff.times import floor_to_minute
 
 PER_PARTITION = {0: 3, 1: 4, 2: 2}  # messages produced to each of the topic's 3 partitions

@@ -12,11 +12,11 @@ from cassandra.cluster import NoHostAvailable
 from pyspark.sql import SparkSession
 
 from tests.support import connection_args, seed_serving_views
-from trendoff import cassandra_io
 from trendoff.apps import compare as compare_app
 from trendoff.batch.job import publish
-from trendoff.config import Settings
+from trendoff.clients import cassandra_io
 from trendoff.entry import run_main
+from trendoff.settings import Settings
 
 EXPIRING = ("speed_seen", "speed_words")
 

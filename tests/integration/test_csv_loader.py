@@ -12,14 +12,15 @@ from pyspark.sql import SparkSession
 
 from tests.support import cassandra_table, connection_args, produce_tweets, run_until_idle
 from trendoff.batch.job import run_batch
-from trendoff.config import Settings
 from trendoff.csv_loader.job import load_csv
 from trendoff.csv_loader.job import main as load_main
 from trendoff.entry import run_main
 from trendoff.producer.main import main as produce_main
 from trendoff.serving.query import run_compare
+from trendoff.settings import Settings
 from trendoff.times import epoch_ms
-from trendoff.tweet_columns import ColumnSpec, derived_id
+from trendoff.tweets.columns import derived_id
+from trendoff.tweets.csv_rows import ColumnSpec
 
 
 def master(spark: SparkSession, settings: Settings) -> dict[int, Any]:

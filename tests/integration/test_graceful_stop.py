@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import connection_args, consume_all, produce_tweets, simple_tweets, wait_until
-from trendoff import progress
-from trendoff.config import Settings
+from trendoff.settings import Settings
+from trendoff.streaming import progress
 
 
 def test_sigterm_stops_a_streaming_job_cleanly(

@@ -12,12 +12,13 @@ from pyspark.sql import SparkSession
 
 from tests.support import cassandra_table, delete_messages_before, delete_topic, produce_tweets, run_until_idle
 from tests.support import simple_tweets as tweets
-from trendoff import cassandra_io, progress, topics
 from trendoff.batch.cutoff import partition_facts
 from trendoff.batch.job import run_batch
-from trendoff.config import Settings
+from trendoff.clients import cassandra_io, kafka_offsets, topics
 from trendoff.errors import TrendoffError
-from trendoff.job_state import IDENTITY_FILE
+from trendoff.settings import Settings
+from trendoff.streaming import progress
+from trendoff.streaming.job_state import IDENTITY_FILE
 
 
 def master_ids(spark: SparkSession, settings: Settings) -> set[int]:
@@ -51,7 +52,7 @@ def test_a_recreated_topic_stops_ingest_until_reset_and_nothing_is_skipped(
     run_until_idle(spark, settings, "ingest", tmp_path, reset=True)
     assert master_ids(spark, settings) == {t["id"] for t in first + second}
     topic_id = topics.topic_id(settings, settings.topic)
-    ends = progress.end_offsets(settings, settings.topic)
+    ends = kafka_offsets.end_offsets(settings, settings.topic)
     assert progress.job_positions(cassandra_io.connect(settings), settings.keyspace, "ingest", settings.topic,
                                   topic_id) == {p: n for p, n in ends.items() if n}
 
@@ -112,7 +113,7 @@ def test_batch_ignores_ingest_progress_of_an_earlier_topic(
 ) -> None:
     settings = pipeline_settings
     produce_tweets(settings, tweets(12, 6_000))
-    ends = progress.end_offsets(settings, settings.topic)
+    ends = kafka_offsets.end_offsets(settings, settings.topic)
     insert = cassandra_session.prepare("INSERT INTO ingest_progress (topic, kafka_partition, next_offset, topic_id) "
                                        "VALUES (?, ?, ?, ?)")
     for partition, end in ends.items():

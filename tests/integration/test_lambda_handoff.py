@@ -19,14 +19,14 @@ from pyspark.sql import functions as F
 from tests.support import cassandra_table, connection_args, expected_word_counts, produce_tweets, run_until_idle
 from trendoff.apps.compare import main as compare_main
 from trendoff.batch.job import run_batch
-from trendoff.config import Settings
 from trendoff.entry import run_main
 from trendoff.ingest.job import build_job as ingest_job
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.query import compare, run_compare
 from trendoff.serving.views import ViewReader
-from trendoff.stream_job import StreamOptions
-from trendoff.view_keys import batch_bucket
+from trendoff.settings import Settings
+from trendoff.streaming.job import StreamOptions
+from trendoff.views.keys import batch_bucket
 
 USERS = ["BarackObama", "realDonaldTrump", "CNN", "cnnbrk"]
 VOCABULARY = [

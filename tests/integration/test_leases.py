@@ -14,9 +14,9 @@ from pyspark.sql import SparkSession
 
 from tests.support import run_until_idle, wait_until
 from trendoff.batch.job import run_batch
-from trendoff.config import Settings
+from trendoff.clients.leases import Lease
 from trendoff.errors import TrendoffError
-from trendoff.leases import Lease
+from trendoff.settings import Settings
 
 
 def holder_of(session: Any, keyspace: str, name: str) -> str | None:

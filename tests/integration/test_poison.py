@@ -20,19 +20,19 @@ import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
-from trendoff import avro_codec
 from trendoff.apps.dead_letters import main as dead_letters_main
 from trendoff.batch.job import run_batch
-from trendoff.config import Settings
 from trendoff.ingest.job import build_job as ingest_job
-from trendoff.kafka_messages import EMPTY, KEY_TOO_LONG, NOT_AVRO, PREVIEW_BYTES
 from trendoff.producer.sources import csv_tweets
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.query import run_compare
+from trendoff.settings import Settings
 from trendoff.speed.job import build_job as speed_job
-from trendoff.stream_job import StreamOptions
-from trendoff.tweet_columns import PRESETS
-from trendoff.words import user_word_counts
+from trendoff.streaming.job import StreamOptions
+from trendoff.streaming.messages import EMPTY, KEY_TOO_LONG, NOT_AVRO, PREVIEW_BYTES
+from trendoff.tweets import avro_codec
+from trendoff.tweets.columns import PRESETS
+from trendoff.views.words import user_word_counts
 
 WHEN = dt.datetime(2017, 3, 1, 12, 0, tzinfo=dt.UTC)
 FIVE_KB = " ".join(["vote", "jobs", "america", "families", "tonight"] * 170)  # 5,100 characters of words

@@ -17,13 +17,14 @@ import pytest
 from confluent_kafka.admin import NewTopic
 
 from tests.support import by_id, connection_args, consume_all
-from trendoff import avro_codec, topics
-from trendoff.config import Settings
+from trendoff.clients import topics
 from trendoff.entry import run_main
 from trendoff.producer.main import main as produce_main
 from trendoff.producer.publish import Publisher
 from trendoff.producer.sources import SourceItem, csv_tweets, jsonl_tweets, synthetic_tweets
-from trendoff.tweet_columns import PRESETS
+from trendoff.settings import Settings
+from trendoff.tweets import avro_codec
+from trendoff.tweets.columns import PRESETS
 
 
 def test_538_csv_round_trip_field_by_field_with_per_user_order(

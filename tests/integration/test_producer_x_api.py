@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.support import by_id, connection_args, consume_all
-from trendoff import avro_codec
-from trendoff.config import Settings
 from trendoff.entry import run_main
 from trendoff.producer.main import main as produce_main
+from trendoff.settings import Settings
+from trendoff.tweets import avro_codec
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "x_api"
 XDEV = "2244994945"

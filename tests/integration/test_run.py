@@ -21,9 +21,9 @@ from pyspark.sql import SparkSession
 
 from tests.support import connection_args, expected_word_counts, produce_tweets, wait_until
 from trendoff.apps.supervisor import read_status
-from trendoff.config import Settings
-from trendoff.progress import wait_until_caught_up
 from trendoff.serving.compare import rank_mutual
+from trendoff.settings import Settings
+from trendoff.streaming.progress import wait_until_caught_up
 
 JOBS = ("ingest", "speed", "batch")
 USERS = ["BarackObama", "realDonaldTrump", "CNN"]

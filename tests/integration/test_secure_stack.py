@@ -21,7 +21,7 @@ from pyspark.sql import SparkSession
 from tests.support import PROJECT_ROOT, expected_word_counts, free_port
 from trendoff.producer.sources import csv_tweets
 from trendoff.serving.compare import rank_mutual
-from trendoff.tweet_columns import PRESETS
+from trendoff.tweets.columns import PRESETS
 
 TRENDOFF = [sys.executable, "-m", "trendoff.apps.cli"]
 ROWS = 100

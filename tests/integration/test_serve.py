@@ -22,9 +22,9 @@ from tests.support import EXPECTED_SERVING_ANSWER as EXPECTED
 from tests.support import connection_args, running_service, seed_serving_views, wait_until
 from trendoff.apps import compare as compare_app
 from trendoff.apps import status as status_app
-from trendoff.config import Settings
 from trendoff.entry import run_main
-from trendoff.view_keys import batch_bucket
+from trendoff.settings import Settings
+from trendoff.views.keys import batch_bucket
 
 
 class CuttableProxy:

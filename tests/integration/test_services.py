@@ -9,9 +9,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 
 from tests.support import cassandra_table, produce_tweets, unique_name
-from trendoff import avro_codec
-from trendoff.cassandra_io import SPARK_FORMAT
-from trendoff.config import Settings
+from trendoff.clients.cassandra_io import SPARK_FORMAT
+from trendoff.settings import Settings
+from trendoff.tweets import avro_codec
 
 TWEETS = [
     {

@@ -11,12 +11,12 @@ import pytest
 from pyspark.sql import SparkSession
 
 from tests.support import connection_args
-from trendoff.config import Settings
 from trendoff.entry import run_main
 from trendoff.serving.job import main as job_main
 from trendoff.serving.job import run_pairs
 from trendoff.serving.query import run_compare
-from trendoff.view_keys import batch_bucket
+from trendoff.settings import Settings
+from trendoff.views.keys import batch_bucket
 
 
 def test_pairs_job_matches_the_cli_answers(

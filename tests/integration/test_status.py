@@ -12,13 +12,13 @@ import pytest
 from pyspark.sql import SparkSession
 
 from tests.support import connection_args, free_port, kafka_consumer_group_lag, produce_tweets, run_until_idle
-from trendoff import progress
 from trendoff.apps import status as status_app
 from trendoff.apps.status import pipeline_status
-from trendoff.config import Settings
+from trendoff.clients import kafka_offsets
 from trendoff.entry import run_main
+from trendoff.settings import Settings
 
-NOT_AVRO = "not an Avro Tweet (schemas/tweet.avsc)"
+NOT_AVRO = "not an Avro Tweet (tweets/tweet.avsc)"
 
 
 def tweets(count: int) -> list[dict[str, Any]]:
@@ -36,7 +36,7 @@ def test_lag_goes_to_zero_as_each_job_catches_up(
 ) -> None:
     settings = pipeline_settings
     produce_tweets(settings, tweets(30), poison=[b"\x00\x01not avro at all", b"\x02"])
-    ends = progress.end_offsets(settings, settings.topic)
+    ends = kafka_offsets.end_offsets(settings, settings.topic)
     assert sum(ends.values()) == 32 and len(ends) == 3
 
     before = pipeline_status(settings, None)

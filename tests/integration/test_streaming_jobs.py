@@ -23,12 +23,12 @@ from tests.support import (
     total_words,
     wait_until,
 )
-from trendoff import avro_codec
-from trendoff.config import Settings
 from trendoff.ingest.job import build_job as ingest_job
+from trendoff.settings import Settings
 from trendoff.speed.job import build_job as speed_job
 from trendoff.speed.job import main as speed_main
-from trendoff.stream_job import StreamOptions
+from trendoff.streaming.job import StreamOptions
+from trendoff.tweets import avro_codec
 
 TEXTS = [
     "Climate change is real &amp; we must act on climate now https://t.co/x",

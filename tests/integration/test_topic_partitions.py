@@ -28,17 +28,18 @@ from tests.support import (
     produce_tweets,
     run_until_idle,
 )
-from trendoff import progress, topics
 from trendoff.apps.topic import main as topic_main
 from trendoff.batch.cutoff import partition_facts
 from trendoff.batch.job import run_batch
-from trendoff.config import Settings
+from trendoff.clients import kafka_offsets, topics
 from trendoff.entry import run_main
 from trendoff.errors import TrendoffError
 from trendoff.ingest.job import build_job as ingest_job
 from trendoff.serving.views import ViewReader
+from trendoff.settings import Settings
 from trendoff.speed.job import build_job as speed_job
-from trendoff.stream_job import StreamingJob, StreamOptions
+from trendoff.streaming import progress
+from trendoff.streaming.job import StreamingJob, StreamOptions
 
 # Enough handles that the default partitioner (a hash of the key) gives every partition some.
 USERS = [f"user{n:02d}" for n in range(24)]
@@ -127,7 +128,7 @@ def test_partitions_raised_under_running_jobs_keep_every_count_exact(
 
         # New tweets, and a replay of old ids whose key may now hash to another partition than their first copy.
         produce_tweets(settings, second + first[:50])
-        ends = progress.end_offsets(settings, settings.topic)
+        ends = kafka_offsets.end_offsets(settings, settings.topic)
         assert ends[3] > 0 and ends[4] > 0, f"the new partitions got no tweets: {ends}"
         run_batch(spark, settings, clock_skew_seconds=0)  # while the running jobs catch up with the new partitions
         wait_caught_up(settings, session, jobs)
@@ -144,7 +145,7 @@ def test_partitions_raised_under_running_jobs_keep_every_count_exact(
     assert not [r.getMessage() for r in caplog.records if "sizing this micro-batch" in r.getMessage()]
 
     # Every partition's progress is at its end, and the master table holds the tweets of the new partitions.
-    ends = progress.end_offsets(settings, settings.topic)
+    ends = kafka_offsets.end_offsets(settings, settings.topic)
     for job in ("ingest", "speed"):
         assert progress.job_positions(session, settings.keyspace, job, settings.topic) == ends
     landed = tweets_per_partition(spark, settings)
@@ -154,7 +155,7 @@ def test_partitions_raised_under_running_jobs_keep_every_count_exact(
     assert run_main(topic_main, ["--partitions", "6", *kafka_flags]) == 0
     fourth = make_tweets(80, 4, 40_000)
     produce_tweets(settings, fourth)
-    assert progress.end_offsets(settings, settings.topic)[5] > 0
+    assert kafka_offsets.end_offsets(settings, settings.topic)[5] > 0
     for job in ("ingest", "speed"):
         run_until_idle(spark, settings, job, tmp_path)
     assert_serving_exact(settings, session, expected_word_counts(spark, first + second + third + fourth))

@@ -8,10 +8,10 @@ from typing import Any
 
 from tests.support import EXPECTED_SERVING_ANSWER as EXPECTED
 from tests.support import SERVING_BATCH, seed_serving_views
-from trendoff.config import Settings
 from trendoff.serving.query import compare
 from trendoff.serving.views import ViewReader
-from trendoff.view_keys import batch_bucket
+from trendoff.settings import Settings
+from trendoff.views.keys import batch_bucket
 
 PAIR = ("BarackObama", "realDonaldTrump")
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.support import connection_args
-from trendoff.cassandra_io import ddl_statements, speed_expiry_warning
-from trendoff.config import ENV_VARS, add_connection_options, load_settings, replication_cql, settings_from_args
+from trendoff.clients.cassandra_io import ddl_statements, speed_expiry_warning
+from trendoff.config import add_connection_options, load_settings, replication_cql, settings_from_args
 from trendoff.errors import TrendoffError
+from trendoff.settings import ENV_VARS
 
 
 def test_defaults_describe_the_local_stack() -> None:

@@ -9,7 +9,7 @@ import yaml
 
 from tests.support import PROJECT_ROOT
 from trendoff.apps.cli import COMMANDS
-from trendoff.config import ENV_VARS, Settings
+from trendoff.settings import ENV_VARS, Settings
 from trendoff.times import parse_duration
 
 

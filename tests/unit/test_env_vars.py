@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import PROJECT_ROOT
-from trendoff.config import ENV_VARS, Settings, load_settings
+from trendoff.config import load_settings
+from trendoff.settings import ENV_VARS, Settings
 
 README = PROJECT_ROOT / "README.md"
 FIELDS = [f.name for f in dataclasses.fields(Settings)]
@@ -18,7 +19,7 @@ def test_every_setting_has_a_variable_and_every_variable_a_setting() -> None:
     assert sorted(ENV_VARS) == sorted(FIELDS)
 
 
-# Security settings are checked together (trendoff/security.py): each one is given with what it needs.
+# Security settings are checked together (trendoff/clients/security.py): each one is given with what it needs.
 _SASL = {"TRENDOFF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "TRENDOFF_KAFKA_SASL_MECHANISM": "PLAIN",
          "TRENDOFF_KAFKA_USERNAME": "u", "TRENDOFF_KAFKA_PASSWORD": "p"}
 _COMPANIONS = {

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from trendoff.clients.jars import artifact_name, spark_connector_jars
 from trendoff.config import load_settings
 from trendoff.errors import TrendoffError
-from trendoff.jars import artifact_name, spark_connector_jars
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trendoff.errors import TrendoffError
-from trendoff.job_state import committed_offsets, is_local_folder
+from trendoff.streaming.job_state import committed_offsets, is_local_folder
 
 
 def write_batch(folder: Path, batch_id: int, offsets: dict[str, int], committed: bool) -> None:
@@ -44,7 +44,7 @@ def test_only_local_checkpoints_are_checked_here(folder: str, local: bool) -> No
 
 
 def test_reset_refuses_to_delete_a_folder_that_is_not_a_checkpoint(tmp_path: Path) -> None:
-    from trendoff.job_state import _check_is_a_checkpoint
+    from trendoff.streaming.job_state import _check_is_a_checkpoint
 
     write_batch(tmp_path / "checkpoint", 0, {"0": 1}, committed=True)
     (tmp_path / "checkpoint" / "metadata").write_text('{"id":"x"}')

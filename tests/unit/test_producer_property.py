@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from trendoff.producer.sources import BrokenInputError, csv_tweets, jsonl_tweets
-from trendoff.tweet_columns import ColumnSpec, RowRejected, iter_csv_spans
+from trendoff.tweets.csv_rows import ColumnSpec, iter_csv_spans
+from trendoff.tweets.limits import RowRejected
 
 SPEC = ColumnSpec(id_col="id", user_col="who", text_col="body", time_col="when", time_format="epoch-s",
                   retweets_col="rts")

@@ -12,7 +12,7 @@ import pytest
 from trendoff.config import load_settings
 from trendoff.producer.publish import Publisher, PublishSummary, RateLimiter
 from trendoff.producer.sources import BrokenInputError
-from trendoff.tweet_columns import RowRejected
+from trendoff.tweets.limits import RowRejected
 
 
 def test_rate_limiter_spaces_sends() -> None:

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from trendoff import avro_codec
-from trendoff.csv_rows import MAX_CSV_RECORD_CHARS
 from trendoff.errors import TrendoffError
 from trendoff.producer.sources import (
     MAX_JSON_LINE_CHARS,
@@ -23,15 +21,10 @@ from trendoff.producer.sources import (
     synthetic_tweets,
     v2_tweets,
 )
-from trendoff.tweet_columns import (
-    PRESETS,
-    ColumnSpec,
-    RowReader,
-    RowRejected,
-    iter_csv_rows,
-    iter_csv_spans,
-    row_to_tweet,
-)
+from trendoff.tweets import avro_codec
+from trendoff.tweets.columns import PRESETS, RowReader, row_to_tweet
+from trendoff.tweets.csv_rows import MAX_CSV_RECORD_CHARS, ColumnSpec, iter_csv_rows, iter_csv_spans
+from trendoff.tweets.limits import RowRejected
 
 V1 = {"created_at": "Sat Jan 07 05:44:28 +0000 2023", "id": 1611580330, "id_str": "1611580330",
       "full_text": "RT @CNN: Breaking &amp; news", "user": {"screen_name": "cnnbrk"}, "lang": "en",

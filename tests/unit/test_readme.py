@@ -30,7 +30,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_every_variable_the_readme_names_is_read_by_the_settings() -> None:
     # The other direction (every setting's variable is documented) is in tests/unit/test_env_vars.py.
-    from trendoff.config import ENV_VARS, FILE_SUFFIX, SECRET_SETTINGS
+    from trendoff.settings import ENV_VARS, FILE_SUFFIX, SECRET_SETTINGS
 
     documented = set(re.findall(r"`(TRENDOFF_[A-Z_]+)`", README))
     read = set(ENV_VARS.values()) | {ENV_VARS[name] + FILE_SUFFIX for name in SECRET_SETTINGS}

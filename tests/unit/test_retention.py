@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trendoff.retention import Gap, gaps_before, with_added_partitions
+from trendoff.streaming.retention import Gap, gaps_before, with_added_partitions
 
 
 def test_a_gap_is_only_where_the_resume_position_is_below_the_first_message_left() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from trendoff import security
-from trendoff.config import load_settings
+from trendoff.clients import security
+from trendoff.config import load_settings, secret_values
 from trendoff.errors import TrendoffError
 from trendoff.logs import configure_logging
 
@@ -58,7 +58,7 @@ def test_passwords_come_from_files_without_their_newline(tmp_path: Path) -> None
     settings = load_settings(environ)
     assert (settings.kafka_password, settings.cassandra_password) == ("from-a-file", "also-a-file")
     assert "from-a-file" not in repr(settings) and "also-a-file" not in str(settings.describe())
-    assert sorted(security.secret_values(environ)) == ["also-a-file", "from-a-file"]
+    assert sorted(secret_values(environ)) == ["also-a-file", "from-a-file"]
 
 
 def test_librdkafka_and_the_spark_kafka_source_get_the_same_login(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trendoff.stream_failures import known_failure
+from trendoff.streaming.failures import known_failure
 
 # Failure texts as Spark 3.5 reports them (shortened), with the reason trendoff gives each.
 CASES = [

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 from pyspark.sql import Row
 
-from trendoff.kafka_messages import Message, first_arrivals, stored_arrival, summarize
 from trendoff.speed.job import decide_one
+from trendoff.streaming.messages import Message, first_arrivals, stored_arrival, summarize
 from trendoff.times import epoch_ms, from_epoch_ms
 
 T0 = 1_700_000_000_000  # epoch ms

@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 
 from trendoff.errors import TrendoffError
-from trendoff.tweet_columns import (
-    PRESETS,
-    ColumnSpec,
-    RowRejected,
-    add_column_options,
-    derived_id,
-    detect_format,
-    iter_csv_rows,
-    row_to_tweet,
-    spec_from_args,
-)
+from trendoff.tweets.columns import PRESETS, add_column_options, derived_id, detect_format, row_to_tweet, spec_from_args
+from trendoff.tweets.csv_rows import ColumnSpec, iter_csv_rows
+from trendoff.tweets.limits import RowRejected
 
 COLUMNS = ColumnSpec(id_col="id", user_col="who", text_col="body", time_col="when", time_format="epoch-s",
                      retweet_col="rt", retweets_col="rts", favorites_col="favs", lang_col="lang")

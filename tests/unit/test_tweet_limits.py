@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.tweet_limits import MAX_TEXT_CHARS, MAX_USER_CHARS, RowRejected, limit_violation, limit_violation_column
+from trendoff.tweets.limits import MAX_TEXT_CHARS, MAX_USER_CHARS, RowRejected, limit_violation, limit_violation_column
 
 UTC = dt.UTC
 GOOD = {"id": 42, "user": "BarackObama", "text": "hello world", "created_at": dt.datetime(2016, 1, 1, tzinfo=UTC),

@@ -16,12 +16,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tests.unit import word_oracle
-from trendoff.view_keys import user_key as python_user_key
-from trendoff.view_keys import user_key_column as user_key
-from trendoff.words import (
+from trendoff.views.keys import user_key as python_user_key
+from trendoff.views.keys import user_key_column as user_key
+from trendoff.views.text import lower_text
+from trendoff.views.words import (
     STOP_WORDS,
     exploded_words,
-    lower_text,
     spark_ml_english_stop_words,
     user_word_counts,
     words_column,
@@ -176,8 +176,8 @@ _LOCALE_SCRIPT = """
 import json, os, sys
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 from pyspark.sql import SparkSession, functions as F
-from trendoff.view_keys import user_key_column
-from trendoff.words import words_column
+from trendoff.views.keys import user_key_column
+from trendoff.views.words import words_column
 texts = json.loads(sys.argv[1])
 spark = (SparkSession.builder.master("local[1]").appName("words-locale")
          .config("spark.driver.extraJavaOptions", "-Duser.language=tr -Duser.country=TR")

@@ -15,8 +15,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tests.unit import word_oracle
-from trendoff.view_keys import user_key, user_key_column
-from trendoff.words import exploded_words, words_column
+from trendoff.views.keys import user_key, user_key_column
+from trendoff.views.words import exploded_words, words_column
 
 # Java 17 knows Unicode 13, Python 3.11 Unicode 14: a character added or recategorised in between is
 # a letter to one and not the other. Only characters already assigned in Unicode 3.2 with the same

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 from cassandra.query import UNSET_VALUE
 
-from trendoff.cassandra_writes import (
+from trendoff.clients.cassandra_writes import (
     MAX_BATCH_BYTES,
     ROW_OVERHEAD_BYTES,
     VALUE_OVERHEAD_BYTES,
     plan_batches,
     statement_bytes,
 )
-from trendoff.stream_job import chunk_partitions
+from trendoff.streaming.job import chunk_partitions
 
 KIB = 1024
 

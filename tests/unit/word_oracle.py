@@ -1,4 +1,4 @@
-"""A plain-Python statement of the word rule (SPEC §3, with the edge cases decided in trendoff/words.py),
+"""A plain-Python statement of the word rule (SPEC §3, with the edge cases decided in trendoff/views/words.py),
 for the property tests: slow and simple, written from the SPEC, sharing no code with the Spark rule.
 
 Python's own ``str.lower`` (Unicode default case mapping) and ``\\s`` (``str.isspace``) are the
@@ -12,7 +12,7 @@ import sys
 import unicodedata
 from collections.abc import Callable
 
-from trendoff.words import STOP_WORDS  # data (tested against Spark ML's list), not logic
+from trendoff.views.words import STOP_WORDS  # data (tested against Spark ML's list), not logic
 
 ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 MAX_WORD_CHARS = 100

@@ -53,6 +53,9 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from trendoff.views.keys import user_key_column
+from trendoff.views.text import SUPPLEMENTARY_LETTER, WHITESPACE_CHARACTERS, lowered
+
 EXTRA_STOP_WORDS = ("rt", "via", "amp")
 MAX_WORD_CHARS = 100
 _STOP_WORDS_RESOURCE = "org/apache/spark/ml/feature/stopwords/english.txt"
@@ -63,26 +66,11 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&a
 # Java regular expressions (Spark evaluates them in the JVM). Where a pattern must look behind,
 # it first matches a literal character and looks behind that one (h(?<![w]h)...): the scan then
 # gives up at most positions after one cheap comparison.
-# Whitespace is Python's str.isspace() set (what str.strip() and str.split() use): Unicode's
-# White_Space plus the four information separators U+001C..U+001F. Java's \s (ASCII only) and even
-# (?U)\s (White_Space only) are narrower, so the set is spelled out.
-_WHITESPACE_CHARACTERS = (
-    r"\t\n\x{0B}\f\r\x{1C}-\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
-)
-UNICODE_WHITESPACE = f"[{_WHITESPACE_CHARACTERS}]"
-# A literal supplementary character in a pattern makes Java's lookbehind step back by code points;
-# without one it steps back one UTF-16 unit, sees half of a letter such as U+1D400 and takes it for a
-# separator. U+10000 is itself a letter, so adding it to a class of letters changes nothing else.
-_SUPPLEMENTARY_LETTER = "\U00010000"
-# A combining mark (or a run of them) that follows no letter becomes a character that is neither a
-# word character nor whitespace, so that it separates words but does not end a URL.
-_BARE_MARKS = r"\p{M}(?<![\p{L}\p{M}" + _SUPPLEMENTARY_LETTER + r"]\p{M})\p{M}*+"
-_BARE_MARK_STANDIN = "\ufffd"
 # Then every mark left follows a letter: a word character is a letter, such a mark, a digit or _.
-_WORD_CHARACTERS = r"\p{L}\p{M}\p{N}_" + _SUPPLEMENTARY_LETTER
+_WORD_CHARACTERS = r"\p{L}\p{M}\p{N}_" + SUPPLEMENTARY_LETTER
 _WORD_CHARACTER = f"[{_WORD_CHARACTERS}]"
 _URL_START = r"https?://|www\."
-_URL = rf"(?:h(?<!{_WORD_CHARACTER}h)ttps?://|w(?<!{_WORD_CHARACTER}w)ww\.)[^{_WHITESPACE_CHARACTERS}]*+"
+_URL = rf"(?:h(?<!{_WORD_CHARACTER}h)ttps?://|w(?<!{_WORD_CHARACTER}w)ww\.)[^{WHITESPACE_CHARACTERS}]*+"
 # "@www.x.com" is a URL after an @, as if URLs were removed before mentions.
 _MENTION = rf"@(?<!{_WORD_CHARACTER}@)(?!{_URL_START}){_WORD_CHARACTER}++"
 # An apostrophe joins two word parts only with a word character on both sides (in the text as it was
@@ -97,28 +85,6 @@ _ALL_DIGITS = r"^#?\p{N}++$"
 # Words never start with a mark: one base character and marks only is a one-character word.
 _ONE_BASE_CHARACTER = r"^#?\P{M}\p{M}*+$"
 
-# Python's str.lower maps a capital sigma to final ς when a cased letter comes before it and none
-# after it, skipping case-ignorable characters both ways (Unicode's Final_Sigma condition). Cased is
-# Unicode's Lowercase or Uppercase (Java's isLowerCase/isUpperCase include the Other_* parts) or Lt;
-# Case_Ignorable is Mn, Me, Cf, Lm, Sk and the Word_Break MidLetter, MidNumLet and Single_Quote
-# characters, listed here. The match starts at the cased letter (Java's lookbehind cannot be
-# unbounded), which is safe: that letter is never itself a final sigma, since a sigma follows it.
-_CASED = r"\p{IsLowercase}\p{IsUppercase}\p{Lt}"
-_CASE_IGNORABLE = (
-    r"\p{Mn}\p{Me}\p{Cf}\p{Lm}\p{Sk}'.:\x{B7}\x{387}\x{55F}\x{5F4}\x{2018}\x{2019}\x{2024}\x{2027}"
-    r"\x{FE13}\x{FE52}\x{FE55}\x{FF07}\x{FF0E}\x{FF1A}"
-)
-_FINAL_SIGMA = (
-    rf"([[{_CASED}]&&[^{_CASE_IGNORABLE}]][{_CASE_IGNORABLE}]*+)\x{{3A3}}(?![{_CASE_IGNORABLE}]*+[{_CASED}])"
-)
-_CAPITAL_SIGMA, _FINAL_SMALL_SIGMA, _SMALL_SIGMA = "\u03a3", "\u03c2", "\u03c3"
-# The capitals whose lower case Java changes with the default locale (Turkish and Azeri: I becomes
-# a dotless i U+0131 and İ an i; Lithuanian adds a dot above to I, J, Į before accents and to Ì, Í,
-# Ĩ), mapped to their Locale.ROOT (and Python) lower case first; what is left has one lower case in
-# every locale.
-_LOCALE_FREE_FROM = "IJ\u012e\u00cc\u00cd\u0128" + _CAPITAL_SIGMA
-_LOCALE_FREE_TO = "ij\u012f\u00ec\u00ed\u0129" + _SMALL_SIGMA
-_CAPITAL_I_DOT, _SMALL_I_DOT = "\u0130", "i\u0307"
 _CLEAN_TEXT = "__trendoff_clean_text"
 
 
@@ -153,11 +119,6 @@ def stop_words() -> frozenset[str]:
     return STOP_WORDS
 
 
-def lower_text(text: Column) -> Column:
-    """Python's ``str.lower`` of ``text``, in any JVM locale and in linear time (Spark's lower() is neither)."""
-    return _lowered(text)
-
-
 def clean_text(text: Column) -> Column:
     """Steps 2 and 3: entities decoded, apostrophes straightened, lower-cased, URLs and mentions gone.
 
@@ -166,25 +127,8 @@ def clean_text(text: Column) -> Column:
     decoded = text
     for entity, character in _ENTITIES:
         decoded = F.replace(decoded, F.lit(entity), F.lit(character))
-    lowered = _lowered(decoded, "\u2019", "'", bare_marks=True)
-    return F.regexp_replace(lowered, _REMOVED, " ")
-
-
-def _lowered(text: Column, replaced: str = "", replacements: str = "", *, bare_marks: bool = False) -> Column:
-    """lower_text after translating ``replaced`` into ``replacements`` (non-ASCII characters only), with
-    _BARE_MARKS replaced when asked.
-
-    Spark lower-cases an ASCII text byte by byte and locale-free, and an ASCII text holds no mark: only
-    other texts need the care below. Inside words_column each mention of ``text`` is evaluated again
-    (a higher-order function is interpreted), so it is mentioned few times.
-    """
-    # A byte search spares texts without a capital sigma the pattern.
-    sigmas_done = F.when(text.contains(_CAPITAL_SIGMA), F.regexp_replace(text, _FINAL_SIGMA, "$1" + _FINAL_SMALL_SIGMA))
-    translated = F.translate(sigmas_done.otherwise(text), replaced + _LOCALE_FREE_FROM, replacements + _LOCALE_FREE_TO)
-    non_ascii = F.lower(F.replace(translated, F.lit(_CAPITAL_I_DOT), F.lit(_SMALL_I_DOT)))
-    if bare_marks:
-        non_ascii = F.regexp_replace(non_ascii, _BARE_MARKS, _BARE_MARK_STANDIN)
-    return F.when(F.length(text) < F.octet_length(text), non_ascii).otherwise(F.lower(text))
+    lower_cased = lowered(decoded, "\u2019", "'", bare_marks=True)
+    return F.regexp_replace(lower_cased, _REMOVED, " ")
 
 
 def _candidates(cleaned: Column) -> Column:
@@ -242,8 +186,6 @@ def user_word_counts(
 
     Counts every row: dedup by tweet id first when the input may repeat one.
     """
-    from trendoff.view_keys import user_key_column
-
     keyed = tweets.select(
         user_key_column(F.col(user)).alias("user"), F.col(text).alias("text"), F.col(is_retweet).alias("is_retweet")
     )

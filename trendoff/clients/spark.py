@@ -8,10 +8,10 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from trendoff import security
-from trendoff.cassandra_io import ensure_schema
-from trendoff.config import Settings
-from trendoff.jars import spark_connector_jars
+from trendoff.clients import security
+from trendoff.clients.cassandra_io import ensure_schema
+from trendoff.clients.jars import spark_connector_jars
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 

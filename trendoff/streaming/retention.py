@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from cassandra.cluster import Session
 
-from trendoff import progress
-from trendoff.config import Settings
+from trendoff.clients import kafka_offsets
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def find_and_record(settings: Settings, session: Session, job: str, topic_id: st
     too. Spark's source fails on such a partition (it "starts from N instead of 0"), so it must be recorded
     and skipped here, or the job would fail the same way at every start.
     """
-    first_on_broker = progress.start_offsets(settings, settings.topic)
+    first_on_broker = kafka_offsets.start_offsets(settings, settings.topic)
     known = with_added_partitions(resume, first_on_broker) if from_checkpoint else resume
     gaps = gaps_before(known, first_on_broker)
     if not gaps:

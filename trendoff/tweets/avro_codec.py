@@ -1,4 +1,4 @@
-"""The Tweet Avro schema (schemas/tweet.avsc): load it, encode/decode plain Avro binary with fastavro."""
+"""The Tweet Avro schema (tweets/tweet.avsc): load it, encode/decode plain Avro binary with fastavro."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import fastavro
 @cache
 def schema_json() -> str:
     """The schema file's text, as Spark's from_avro wants it."""
-    return resources.files("trendoff").joinpath("schemas/tweet.avsc").read_text(encoding="utf-8")
+    return resources.files("trendoff.tweets").joinpath("tweet.avsc").read_text(encoding="utf-8")
 
 
 @cache

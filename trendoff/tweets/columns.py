@@ -1,8 +1,9 @@
-"""Tweet records from input rows: THE record builder every source uses, plus the CSV format presets,
-column options and row rules shared by the producer and csv_loader.
+"""Tweet records from CSV rows: the format presets, column options, time parsing and row rules shared by
+the producer and csv_loader.
 
-The CSV reader itself (physical lines, quotes, bounded memory) is in :mod:`trendoff.csv_rows`;
-the limits every view needs are in :mod:`trendoff.tweet_limits`. Both are re-exported here.
+The CSV reader itself (physical lines, quotes, bounded memory) and ColumnSpec are in
+:mod:`trendoff.tweets.csv_rows`; the limits every view needs and tweet_record, the record builder every
+source uses, are in :mod:`trendoff.tweets.limits`.
 """
 
 from __future__ import annotations
@@ -14,29 +15,18 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from trendoff.csv_rows import (
-    BrokenInputError,
+from trendoff.errors import TrendoffError
+from trendoff.times import aware_epoch_ms
+from trendoff.tweets.csv_rows import (
+    ColumnSpec,
     DecodeErrors,
-    check_encoding,
-    check_readable,
-    iter_csv_records,
-    iter_csv_rows,
-    iter_csv_spans,
     read_header,
 )
-from trendoff.errors import TrendoffError
-from trendoff.tweet_limits import MAX_TEXT_CHARS, SURROGATES, RowRejected, tweet_id_value, tweet_record, whole_number
-
-__all__ = [
-    "FORMATS", "MAX_TEXT_CHARS", "PRESETS", "BrokenInputError", "ColumnSpec", "RowReader", "RowRejected",
-    "add_column_options", "aware_epoch_ms", "check_encoding", "check_readable", "derived_id", "detect_format",
-    "epoch_ms", "is_retweet_text", "iter_csv_records", "iter_csv_rows", "iter_csv_spans", "parse_time",
-    "read_header", "row_to_tweet", "spec_from_args", "tweet_id_value", "tweet_record", "whole_number",
-]
+from trendoff.tweets.limits import SURROGATES, RowRejected, tweet_id_value, tweet_record, whole_number
 
 FLAG_VALUES = {"true": True, "1": True, "yes": True, "t": True, "y": True,
                "false": False, "0": False, "no": False, "f": False, "n": False, "": False}
@@ -44,33 +34,6 @@ TIME_FORMATS_HELP = "a strptime format (e.g. '%%Y-%%m-%%d %%H:%%M:%%S'), 'iso', 
 # The longest time any format writes is far shorter ("Saturday, September 30, 2023 11:59:59 PM +0000").
 MAX_TIME_CHARS = 100
 _STATUS_ID = re.compile(r"/status(?:es)?/(\d+)")
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """Which CSV columns hold the tweet fields, and how to read them."""
-
-    id_col: str | None
-    user_col: str
-    text_col: str
-    time_col: str
-    time_format: str = "iso"
-    # A second column holding the time of day, for exports that split date and hour (followthehashtag).
-    hour_col: str | None = None
-    lang_col: str | None = None
-    retweet_col: str | None = None
-    retweets_col: str | None = None
-    favorites_col: str | None = None
-    # The id is the last part of a status URL in this column (the 538 files have no id column).
-    id_from_url: bool = False
-    encoding: str = "utf-8"
-    # Text fixes for an export's known mojibake: (broken sequence, what it stood for).
-    repairs: tuple[tuple[str, str], ...] = ()
-
-    def columns(self) -> list[str]:
-        named = [self.id_col, self.user_col, self.text_col, self.time_col, self.hour_col, self.lang_col,
-                 self.retweet_col, self.retweets_col, self.favorites_col]
-        return [name for name in named if name]
 
 
 PRESETS: dict[str, ColumnSpec] = {
@@ -220,23 +183,6 @@ def parse_time(raw: str, time_format: str) -> dt.datetime:
 @functools.cache
 def _example(time_format: str) -> str:
     return dt.datetime(2000, 1, 1).strftime(time_format)
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_MS = dt.timedelta(milliseconds=1)
-
-
-def aware_epoch_ms(moment: dt.datetime) -> int:
-    """Milliseconds since the epoch of an aware datetime, exactly: the time in the derived-id recipe.
-
-    Exact because float timestamps can round 0.123 s down to 122 ms. Rows always carry aware UTC
-    times, so a naive datetime is a TypeError here (trendoff.streaming.epoch_ms, for times read back
-    from Cassandra, takes naive ones as UTC instead).
-    """
-    return (moment - _EPOCH) // _ONE_MS
-
-
-epoch_ms = aware_epoch_ms  # the name csv_loader and the tests import
 
 
 def derived_id(user: str, created_at_ms: int, text: str) -> int:

@@ -18,13 +18,17 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from trendoff import cassandra_io, job_state, progress
-from trendoff.cassandra_writes import execute_all
-from trendoff.config import Settings
+from trendoff.clients import cassandra_io, kafka_offsets
+from trendoff.clients.cassandra_writes import execute_all
+from trendoff.clients.leases import Lease
+from trendoff.clients.retries import retry_cassandra
 from trendoff.entry import on_sigterm
 from trendoff.errors import TrendoffError
 from trendoff.failpoints import failpoint
-from trendoff.kafka_messages import (
+from trendoff.settings import Settings
+from trendoff.streaming import job_state, progress
+from trendoff.streaming.failures import known_failure
+from trendoff.streaming.messages import (
     ROWS_PER_CHUNK,
     BatchSummary,
     Message,
@@ -33,9 +37,6 @@ from trendoff.kafka_messages import (
     read_messages,
     summarize,
 )
-from trendoff.leases import Lease
-from trendoff.retries import retry_cassandra
-from trendoff.stream_failures import known_failure
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class ProgressRecorder:
         self.settings = settings
         self.job = job
         self.table = progress.PROGRESS_TABLES[job]
-        self.group = progress.JobGroup(settings, job, settings.keyspace, settings.topic)
+        self.group = kafka_offsets.JobGroup(settings, job, settings.keyspace, settings.topic)
         self.topic_id: str | None = None  # the incarnation of the topic the offsets belong to (job_state)
         self._session: Session | None = None
 

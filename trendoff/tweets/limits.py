@@ -14,7 +14,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from trendoff.view_keys import user_key
+from trendoff.views.keys import user_key
 
 if TYPE_CHECKING:  # the producer and serving must not pay for importing pyspark
     from pyspark.sql import Column
@@ -75,7 +75,7 @@ def limit_violation_column(tweet: Column) -> Column:
     """The same rule on a struct column of the Tweet fields: null when fine, else the reason tag."""
     from pyspark.sql import functions as F
 
-    from trendoff.view_keys import user_key_column
+    from trendoff.views.keys import user_key_column
 
     tweet_id, key = tweet["id"], user_key_column(tweet["user"])
     micros = F.unix_micros(tweet["created_at"])
@@ -143,7 +143,7 @@ def tweet_record(
 
     Checks what every record must satisfy and raises RowRejected saying why not: a text that is
     empty, text or user that is not valid UTF-8 (Avro strings must be), a count outside 0..2**63-1,
-    and the limits every view needs (:func:`trendoff.tweet_limits.limit_violation`).
+    and the limits every view needs (:func:`trendoff.tweets.limits.limit_violation`).
     """
     user = user.strip().lstrip("@").strip()  # the handle as the source spells it, without '@' ('@ ann' too)
     if not text or text.isspace():

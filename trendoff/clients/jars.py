@@ -6,8 +6,8 @@ import logging
 import re
 from pathlib import Path
 
-from trendoff.config import Settings
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
 
 log = logging.getLogger(__name__)
 

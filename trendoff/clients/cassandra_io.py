@@ -12,9 +12,10 @@ from cassandra import AuthenticationFailed, ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
-from trendoff import security
-from trendoff.config import ENV_VARS, Settings, check_keyspace_name, replication_cql
+from trendoff.clients import security
+from trendoff.config import check_keyspace_name, replication_cql
 from trendoff.errors import TrendoffError
+from trendoff.settings import ENV_VARS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,12 @@ SPARK_FORMAT = "org.apache.spark.sql.cassandra"
 # The view_name of the words view in batch_published / batch_versions (the only batch view so far).
 WORDS_VIEW = "words"
 
-# Tables whose rows expire: their CREATE TABLE in cql/tables.cql ends "WITH default_time_to_live".
+# Tables whose rows expire: their CREATE TABLE in views/tables.cql ends "WITH default_time_to_live".
 _TTL_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS \w+\.(\w+) .*WITH default_time_to_live", re.DOTALL)
 
 def ddl_statements(keyspace: str, replication: str, speed_ttl_seconds: float) -> list[str]:
-    """The statements of cql/tables.cql with the keyspace, replication and TTL filled in."""
-    text = resources.files("trendoff").joinpath("cql/tables.cql").read_text(encoding="utf-8")
+    """The statements of views/tables.cql with the keyspace, replication and TTL filled in."""
+    text = resources.files("trendoff.views").joinpath("tables.cql").read_text(encoding="utf-8")
     lines = [line.split("--", 1)[0].rstrip() for line in text.splitlines()]
     body = "\n".join(line for line in lines if line.strip())
     filled = (

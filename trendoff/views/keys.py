@@ -26,7 +26,7 @@ def user_key_column(handle: Column) -> Column:
     """user_key as a Spark expression (Spark's trim() removes spaces only, its lower() follows the locale)."""
     from pyspark.sql import functions as F
 
-    from trendoff.words import UNICODE_WHITESPACE, lower_text
+    from trendoff.views.text import UNICODE_WHITESPACE, lower_text
 
     # Leading whitespace then @s, or trailing whitespace. The lookbehind lets only the start of a
     # whitespace run try to reach the end, so a long handle is scanned in linear time.

@@ -15,14 +15,12 @@ import sys
 import zlib
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from trendoff.errors import TrendoffError
-from trendoff.tweet_limits import MAX_TEXT_CHARS, RowRejected
-
-if TYPE_CHECKING:  # tweet_columns imports this module
-    from trendoff.tweet_columns import ColumnSpec
+from trendoff.tweets.limits import MAX_TEXT_CHARS, RowRejected
 
 # A CSV record holds the text with every quote doubled plus the other columns; four texts is room
 # for any real record, and the most one record (a single line, or all the lines of a quoted
@@ -33,6 +31,33 @@ MAX_CSV_RECORD_CHARS = 4 * MAX_TEXT_CHARS
 MAX_RECORD_LINES = 500
 SKIP_CHUNK_CHARS = 1 << 16
 _LINE_ENDS = ("\n", "\r")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Which CSV columns hold the tweet fields, and how to read them."""
+
+    id_col: str | None
+    user_col: str
+    text_col: str
+    time_col: str
+    time_format: str = "iso"
+    # A second column holding the time of day, for exports that split date and hour (followthehashtag).
+    hour_col: str | None = None
+    lang_col: str | None = None
+    retweet_col: str | None = None
+    retweets_col: str | None = None
+    favorites_col: str | None = None
+    # The id is the last part of a status URL in this column (the 538 files have no id column).
+    id_from_url: bool = False
+    encoding: str = "utf-8"
+    # Text fixes for an export's known mojibake: (broken sequence, what it stood for).
+    repairs: tuple[tuple[str, str], ...] = ()
+
+    def columns(self) -> list[str]:
+        named = [self.id_col, self.user_col, self.text_col, self.time_col, self.hour_col, self.lang_col,
+                 self.retweet_col, self.retweets_col, self.favorites_col]
+        return [name for name in named if name]
 
 
 class BrokenInputError(TrendoffError):

@@ -23,7 +23,7 @@ from trendoff.errors import TrendoffError
 
 log = logging.getLogger(__name__)
 
-# Longer than a Cassandra pause the jobs ride out (trendoff/retries.py), renewed every sixth of it.
+# Longer than a Cassandra pause the jobs ride out (trendoff/clients/retries.py), renewed every sixth of it.
 LEASE_TTL_SECONDS = 90
 
 

@@ -12,7 +12,7 @@ The progress rows are the truth about what the store holds: they are written aft
 effects, before Spark commits the micro-batch. A checkpoint ahead of them means writes the store had
 acknowledged are gone (a node killed before its commit log reached the disk); the job then resumes
 from the progress rows instead, and its idempotent writes put back what was lost. Offsets it would
-resume from that the topic's retention deleted are recorded (trendoff/retention.py), never skipped unsaid.
+resume from that the topic's retention deleted are recorded (trendoff/streaming/retention.py), never skipped unsaid.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from pathlib import Path
 
 from cassandra.cluster import Session
 
-from trendoff import progress, retention, topics
-from trendoff.config import Settings
+from trendoff.clients import topics
 from trendoff.errors import TrendoffError
+from trendoff.settings import Settings
+from trendoff.streaming import progress, retention
 
 log = logging.getLogger(__name__)
 

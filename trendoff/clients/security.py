@@ -14,7 +14,6 @@ of every log record.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -23,17 +22,14 @@ import shutil
 import ssl
 import subprocess
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trendoff.config import ENV_VARS, FILE_SUFFIX, SECRET_SETTINGS, Settings
 from trendoff.errors import TrendoffError
+from trendoff.settings import ENV_VARS, Settings
 
 log = logging.getLogger(__name__)
 
-KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # The JAAS login module of each mechanism, for the Java client (the Spark Kafka source).
 _JAAS_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
@@ -62,85 +58,10 @@ def _problem(message: str) -> TrendoffError:
     return TrendoffError("bad-setting", message)
 
 
-def kafka_uses_sasl(settings: Settings) -> bool:
-    return settings.kafka_security_protocol.startswith("SASL_")
-
-
-def kafka_uses_tls(settings: Settings) -> bool:
-    return settings.kafka_security_protocol in ("SSL", "SASL_SSL")
-
-
-def check_security(settings: Settings) -> None:
-    """Refuse settings that cannot work, or that would silently send less than the user meant to."""
-    protocol = settings.kafka_security_protocol
-    if protocol not in KAFKA_PROTOCOLS:
-        raise _problem(f"{_var('kafka_security_protocol')}={protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}")
-    if kafka_uses_sasl(settings):
-        if settings.kafka_sasl_mechanism not in SASL_MECHANISMS:
-            raise _problem(f"{protocol} needs {_var('kafka_sasl_mechanism')}, one of {', '.join(SASL_MECHANISMS)}")
-        if not settings.kafka_username or not settings.kafka_password:
-            raise _problem(f"{protocol} needs {_var('kafka_username')} and {_var('kafka_password')} "
-                           f"(or {_var('kafka_password')}{FILE_SUFFIX})")
-    elif settings.kafka_sasl_mechanism or settings.kafka_username or settings.kafka_password:
-        raise _problem(f"Kafka credentials are set but {_var('kafka_security_protocol')}={protocol} sends none: "
-                       "use SASL_SSL (or SASL_PLAINTEXT)")
-    kafka_files = (settings.kafka_ca_file, settings.kafka_cert_file, settings.kafka_key_file)
-    if any(kafka_files) and not kafka_uses_tls(settings):
-        raise _problem(f"Kafka certificate files are set but {_var('kafka_security_protocol')}={protocol} does "
-                       "not use TLS: use SSL or SASL_SSL")
-    _check_pair(settings, "kafka")
-    if bool(settings.cassandra_username) != bool(settings.cassandra_password):
-        raise _problem(f"set both {_var('cassandra_username')} and {_var('cassandra_password')} "
-                       f"(or {_var('cassandra_password')}{FILE_SUFFIX}), or neither")
-    if (settings.cassandra_cert_file or settings.cassandra_key_file) and not settings.cassandra_encrypted:
-        raise _problem(f"a Cassandra client certificate needs TLS: set {_var('cassandra_tls')}=true")
-    _check_pair(settings, "cassandra")
-    for name in ("kafka_ca_file", "kafka_cert_file", "kafka_key_file", "cassandra_ca_file", "cassandra_cert_file",
-                 "cassandra_key_file"):
-        path = getattr(settings, name)
-        if path is not None and not os.access(path, os.R_OK):
-            raise _problem(f"{_var(name)}={str(path)!r}: no readable file there")
-
-
-def _check_pair(settings: Settings, service: str) -> None:
-    cert, key = getattr(settings, f"{service}_cert_file"), getattr(settings, f"{service}_key_file")
-    if (cert is None) != (key is None):
-        raise _problem(f"a client certificate needs both {_var(service + '_cert_file')} and "
-                       f"{_var(service + '_key_file')}")
-
-
-def secrets_from_files(env: Mapping[str, str]) -> dict[str, str]:
-    """The secret settings given as files (VAR_FILE), each without its trailing newline."""
-    found = {}
-    for name in SECRET_SETTINGS:
-        variable = _var(name)
-        path = env.get(variable + FILE_SUFFIX)
-        if not path:
-            continue
-        if env.get(variable):
-            raise _problem(f"set {variable} or {variable}{FILE_SUFFIX}, not both")
-        try:
-            found[name] = Path(path).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise _problem(f"{variable}{FILE_SUFFIX}={path!r}: cannot read it ({reason})") from None
-    return found
-
-
-def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret the environment holds, directly or in a file (for the log filter). A file that cannot
-    be read is skipped here: load_settings reports it."""
-    env = os.environ if environ is None else environ
-    values = [env.get(_var(name), "") for name in SECRET_SETTINGS]
-    with contextlib.suppress(TrendoffError):
-        values += list(secrets_from_files(env).values())
-    return [value for value in values if value]
-
-
 def kafka_client_options(settings: Settings) -> dict[str, str]:
     """librdkafka's security options (its names: security.protocol, sasl.*, ssl.*)."""
     options = {"security.protocol": settings.kafka_security_protocol.lower()}
-    if kafka_uses_sasl(settings):
+    if settings.kafka_uses_sasl:
         options.update({"sasl.mechanism": settings.kafka_sasl_mechanism, "sasl.username": settings.kafka_username,
                         "sasl.password": settings.kafka_password})
     if settings.kafka_ca_file:
@@ -162,7 +83,7 @@ def spark_kafka_options(settings: Settings) -> dict[str, str]:
     store, a client certificate and key inline, so no JKS file has to exist on the executors.
     """
     options = {"kafka.security.protocol": settings.kafka_security_protocol}
-    if kafka_uses_sasl(settings):
+    if settings.kafka_uses_sasl:
         module = _JAAS_MODULES[settings.kafka_sasl_mechanism]
         options["kafka.sasl.mechanism"] = settings.kafka_sasl_mechanism
         options["kafka.sasl.jaas.config"] = (f"{module} required username={_jaas_quoted(settings.kafka_username)} "

@@ -9,9 +9,9 @@ from typing import ClassVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from trendoff import security
-from trendoff.config import ENV_VARS, Settings
+from trendoff.clients import security
 from trendoff.errors import TrendoffError
+from trendoff.settings import ENV_VARS, Settings
 
 log = logging.getLogger(__name__)
 # librdkafka's own log lines (one per refused connection, per retry) go here instead of raw to stderr;
@@ -59,7 +59,7 @@ def security_failure(settings: Settings, kind: str, detail: str) -> TrendoffErro
 
 def client_config(settings: Settings, failures: _SecurityFailures | None = None) -> dict[str, object]:
     """What every Kafka client of trendoff (producer, admin, probe consumers) is configured with: the
-    brokers, the security settings (trendoff/security.py) and the log bridge."""
+    brokers, the security settings (trendoff/clients/security.py) and the log bridge."""
     config: dict[str, object] = {"bootstrap.servers": settings.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER,
                                  **security.kafka_client_options(settings)}
     if failures is not None:

@@ -13,10 +13,11 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro, to_avro
 
-from trendoff import avro_codec, security
-from trendoff.config import Settings
+from trendoff.clients import security
+from trendoff.settings import Settings
 from trendoff.times import epoch_ms, from_epoch_ms
-from trendoff.tweet_limits import limit_violation_column
+from trendoff.tweets import avro_codec
+from trendoff.tweets.limits import limit_violation_column
 
 # A dead letter keeps at most this much of the message's key and value (and their lengths): the row
 # must be writable whatever the message holds (a 1 MB key or value is no Cassandra cell to copy).
@@ -28,7 +29,7 @@ MAX_KEY_BYTES = 1024
 # chunk stays around 25-100 MB even when every tweet is that long; ordinary micro-batches are one chunk.
 ROWS_PER_CHUNK = 1000
 
-NOT_AVRO = "not an Avro Tweet (schemas/tweet.avsc)"
+NOT_AVRO = "not an Avro Tweet (tweets/tweet.avsc)"
 EMPTY = "empty message"
 KEY_TOO_LONG = f"key too long (over {MAX_KEY_BYTES:,} bytes; the key is the user handle)"
 # The longest string Avro may decode: far above a tweet's text (25,000 characters, 100 KB in UTF-8)
@@ -87,7 +88,7 @@ def limit_avro_strings(spark: SparkSession) -> None:
 def check_messages(batch: DataFrame) -> DataFrame:
     """The micro-batch's messages decoded: the Tweet struct (null when undecodable), key, value, where
     each one arrived, and ``reason``: null for a good tweet, else why it is a dead letter (empty, not a
-    whole Tweet record, a key that is no handle, or the first limit of trendoff/tweet_limits.py it breaks).
+    whole Tweet record, a key that is no handle, or the first limit of trendoff/tweets/limits.py it breaks).
 
     Call limit_avro_strings on the session first (StreamingJob does)."""
     schema = avro_codec.schema_json()
