@@ -17,12 +17,13 @@ from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable, Session
 
 from trendoff.clients import kafka_offsets, topics
-from trendoff.clients.cassandra_io import WORDS_VIEW, connect
+from trendoff.clients.cassandra_io import connect
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.settings import Settings
 from trendoff.streaming import progress, retention
+from trendoff.views.published import read_published
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,11 @@ def _job_status(session: Session, settings: Settings, job: str, ends: dict[int, 
 
 
 def _batch_status(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any] | None:
-    row = session.execute(
-        f"SELECT version, arrival_cutoff, published_at FROM {settings.keyspace}.batch_published WHERE view_name = %s",
-        (WORDS_VIEW,)).one()
-    if row is None:
+    published = read_published(session, settings.keyspace)
+    if published.version is None:
         return None
-    cutoff, published_at = _utc(row.arrival_cutoff), _utc(row.published_at)
-    return {"version": row.version, "cutoff": _iso(cutoff), "cutoff_age_seconds": _age_seconds(cutoff, now),
+    cutoff, published_at = published.cutoff, published.published_at
+    return {"version": published.version, "cutoff": _iso(cutoff), "cutoff_age_seconds": _age_seconds(cutoff, now),
             "published_at": _iso(published_at), "age_seconds": _age_seconds(published_at, now)}
 
 

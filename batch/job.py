@@ -32,8 +32,7 @@ from pyspark.sql import functions as F
 
 from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff, messages_lost_to_retention
 from trendoff.clients.cassandra_io import SPARK_FORMAT as CASSANDRA
-from trendoff.clients.cassandra_io import WORDS_VIEW as VIEW_NAME
-from trendoff.clients.cassandra_io import connect, speed_expiry_warning
+from trendoff.clients.cassandra_io import connect
 from trendoff.clients.leases import Lease
 from trendoff.clients.spark import job_spark_session
 from trendoff.config import add_connection_options, settings_from_args
@@ -42,6 +41,7 @@ from trendoff.settings import ENV_VARS, Settings
 from trendoff.times import DURATION_HELP, duration_or_zero_type, duration_type
 from trendoff.tweets.limits import limit_violation_column
 from trendoff.views.keys import BATCH_BUCKETS, batch_bucket_column, user_key_column
+from trendoff.views.published import WORDS_VIEW, read_published, speed_expiry_warning
 from trendoff.views.words import user_word_counts
 
 log = logging.getLogger(__name__)
@@ -112,24 +112,18 @@ def publish(session: Session, version: int, cutoff: dt.datetime) -> bool:
     now = dt.datetime.now(dt.UTC)
     first = session.execute(
         "INSERT INTO batch_published (view_name, version, arrival_cutoff, published_at) VALUES (%s, %s, %s, %s) "
-        "IF NOT EXISTS", (VIEW_NAME, version, cutoff, now))
+        "IF NOT EXISTS", (WORDS_VIEW, version, cutoff, now))
     if first.was_applied:
         return True
     later = session.execute(
         "UPDATE batch_published SET version = %s, arrival_cutoff = %s, published_at = %s WHERE view_name = %s "
-        "IF version <= %s AND arrival_cutoff <= %s", (version, cutoff, now, VIEW_NAME, version, cutoff))
+        "IF version <= %s AND arrival_cutoff <= %s", (version, cutoff, now, WORDS_VIEW, version, cutoff))
     if not later.was_applied:
         current = later.one()
         log.warning("batch version %d (T = %s) not published: version %s with T = %s is newer (another run "
                     "finished first)", version, cutoff.isoformat(), current.version,
                     current.arrival_cutoff.replace(tzinfo=dt.UTC).isoformat() if current.arrival_cutoff else None)
     return bool(later.was_applied)
-
-
-def previous_cutoff(session: Session) -> dt.datetime | None:
-    """T of the version published now (None before the first)."""
-    row = session.execute("SELECT arrival_cutoff FROM batch_published WHERE view_name = %s", (VIEW_NAME,)).one()
-    return row.arrival_cutoff.replace(tzinfo=dt.UTC) if row is not None and row.arrival_cutoff else None
 
 
 def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | None = None) -> list[int]:
@@ -139,11 +133,10 @@ def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | N
     A version's number is its start time in epoch milliseconds, so its age is read off the number.
     Unfinished versions older than the grace period (a run that died) are deleted the same way.
     """
-    published_row = session.execute("SELECT version FROM batch_published WHERE view_name = %s", (VIEW_NAME,)).one()
-    if published_row is None:
+    published = read_published(session, None).version
+    if published is None:
         return []  # nothing published yet: nothing is known to be replaced
-    published = published_row.version
-    rows = list(session.execute("SELECT version, finished_at FROM batch_versions WHERE view_name = %s", (VIEW_NAME,)))
+    rows = list(session.execute("SELECT version, finished_at FROM batch_versions WHERE view_name = %s", (WORDS_VIEW,)))
     # The newest finished version before the published one: readers that read the published row
     # just before the switch are still on it.
     before = max((r.version for r in rows if r.finished_at is not None and r.version < published), default=None)
@@ -153,7 +146,7 @@ def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | N
         # Rows first, then the record: a crash in between leaves the record, so the next run retries.
         for bucket in range(BATCH_BUCKETS):
             session.execute("DELETE FROM batch_words WHERE version = %s AND bucket = %s", (version, bucket))
-        session.execute("DELETE FROM batch_versions WHERE view_name = %s AND version = %s", (VIEW_NAME, version))
+        session.execute("DELETE FROM batch_versions WHERE view_name = %s AND version = %s", (WORDS_VIEW, version))
     return old
 
 
@@ -214,7 +207,8 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
     """The run itself, under the batch lease (one batch run at a time per keyspace and topic)."""
     # T first: every row that arrives while the job reads is after T, so it is left to speed.
     cutoff = batch_cutoff(settings, session, options.clock_skew_seconds)
-    warning = speed_expiry_warning(previous_cutoff(session), dt.datetime.now(dt.UTC), settings.speed_ttl_seconds,
+    previous = read_published(session, None)
+    warning = speed_expiry_warning(previous.cutoff, dt.datetime.now(dt.UTC), settings.speed_ttl_seconds,
                                    advice="this run publishes a newer T; run batch more often")
     if warning:
         log.warning("%s", warning)
@@ -225,7 +219,7 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
     version = int(time.time() * 1000)
     session.execute(
         "INSERT INTO batch_versions (view_name, version, arrival_cutoff, started_at) VALUES (%s, %s, %s, %s)",
-        (VIEW_NAME, version, cutoff, dt.datetime.now(dt.UTC)),
+        (WORDS_VIEW, version, cutoff, dt.datetime.now(dt.UTC)),
     )
     # The master table is scanned once: the projection (flags, user key, text) is cached and feeds
     # the totals and the two aggregations of the view (without it, each reads Cassandra again).
@@ -265,7 +259,7 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
     session.execute(
         "UPDATE batch_versions SET finished_at = %s, users = %s, tweets_counted = %s "
         "WHERE view_name = %s AND version = %s",
-        (dt.datetime.now(dt.UTC), users, tweets_counted, VIEW_NAME, version),
+        (dt.datetime.now(dt.UTC), users, tweets_counted, WORDS_VIEW, version),
     )
     failpoint(settings, "batch-before-publish")
     published = publish(session, version, cutoff)

@@ -28,6 +28,7 @@ from trendoff.clients.spark import spark_session
 from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.views.keys import BATCH_BUCKETS
+from trendoff.views.schema import apply_schema
 from trendoff.views.words import stop_words
 
 log = logging.getLogger("batch_bench")
@@ -97,7 +98,7 @@ def run(tweets: int, users: int, seed: int) -> dict[str, float]:
     suffix = uuid.uuid4().hex[:8]
     settings = load_settings().with_overrides(keyspace=f"bench_batch_{suffix}", topic=f"bench_batch_{suffix}")
     session = cassandra_io.connect(settings)
-    cassandra_io.apply_schema(session, settings)
+    apply_schema(session, settings)
     topics.ensure_topic(settings, settings.topic, 4)
     spark = spark_session(settings, "trendoff-bench-batch")
     try:

@@ -29,6 +29,7 @@ from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.settings import Settings
 from trendoff.tweets import avro_codec
+from trendoff.views.schema import apply_schema
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memory import java_children, peak_rss_mib  # the benchmarks' shared /proc helpers
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"bigbatch_{uuid.uuid4().hex[:8]}"
     settings = base.with_overrides(keyspace=name, topic=name)
     session = cassandra_io.connect(settings)
-    cassandra_io.apply_schema(session, settings)
+    apply_schema(session, settings)
     topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
     results = {}
     try:

@@ -33,13 +33,14 @@ from trendoff.config import load_settings
 from trendoff.logs import configure_logging
 from trendoff.settings import Settings
 from trendoff.views.keys import batch_bucket
+from trendoff.views.schema import apply_schema
 
 
 def fill_views(settings: Settings, users: int, seed: int) -> list[str]:
     """A published batch version of ``users`` users and five speed rows per user after its T; the handles."""
     session = cassandra_io.connect(settings)
     try:
-        cassandra_io.apply_schema(session, settings)
+        apply_schema(session, settings)
         rng = random.Random(seed)
         vocabulary = [f"word{n}" for n in range(5000)]
         ks = settings.keyspace

@@ -46,6 +46,7 @@ from trendoff.streaming import progress
 from trendoff.streaming.job import StreamingJob, StreamOptions
 from trendoff.times import duration_type
 from trendoff.tweets import avro_codec
+from trendoff.views.schema import apply_schema
 
 log = logging.getLogger("streaming_bench")
 
@@ -212,7 +213,7 @@ def main() -> None:
                              topic_partitions=args.partitions)
     session = cassandra_io.connect(settings)
     topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
-    cassandra_io.apply_schema(session, settings)
+    apply_schema(session, settings)
     spark = spark_session(settings, "trendoff-streaming-bench") if args.shared_session else None
     jobs: list[Job] = []
     # The checkpoints' folder outlives the jobs: they are stopped before it is deleted.

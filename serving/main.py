@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trendoff.clients.cassandra_io import speed_expiry_warning
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import DEFAULT_TOP, positive_top
 from trendoff.serving.query import Comparison, Contrast, run_compare
 from trendoff.settings import Settings
+from trendoff.views.published import speed_expiry_warning
 
 log = logging.getLogger(__name__)
 

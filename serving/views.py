@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
@@ -13,25 +12,17 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, ResponseFuture, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import tuple_factory
 
-from trendoff.clients.cassandra_io import WORDS_VIEW
 from trendoff.errors import TrendoffError
 from trendoff.serving.compare import merge_counts
+from trendoff.times import EPOCH
 from trendoff.views.keys import BATCH_BUCKETS, batch_bucket, user_key
+from trendoff.views.published import Published, prepare_published, read_published
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # A picker's answer: at most this many handles.
 USERS_LIMIT = 20
 # Users found only in the speed view (none of their tweets batched yet) are found by scanning the
 # partition keys of speed_words, which has no order by name: at most this many keys per question.
 SPEED_USERS_SCAN = 5_000
-
-
-@dataclass(frozen=True)
-class Published:
-    """The batch version serving answers from and its arrival cutoff T (None: no batch yet)."""
-
-    version: int | None
-    cutoff: dt.datetime | None
 
 
 class ViewReader:
@@ -48,6 +39,7 @@ class ViewReader:
     def __init__(self, session: Session, keyspace: str, batch_cache_bytes: int = 0,
                  published_max_age_seconds: float = 0.0) -> None:
         self.session = session
+        self.keyspace = keyspace
         self._batch_cache: OrderedDict[tuple[int, str], str | None] = OrderedDict()
         self._batch_cache_bytes = batch_cache_bytes
         self._batch_cached_bytes = 0
@@ -57,9 +49,7 @@ class ViewReader:
         # Plain tuples for the per-question reads: the driver's default builds a namedtuple class for
         # every result, which costs more than the rest of reading a row.
         self._tuples = session.execution_profile_clone_update(EXEC_PROFILE_DEFAULT, row_factory=tuple_factory)
-        self._published = session.prepare(
-            f"SELECT version, arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = ?"
-        )
+        self._published = prepare_published(session, keyspace)
         self._batch = session.prepare(
             f"SELECT word_counts, tweets_counted FROM {keyspace}.batch_words "
             "WHERE version = ? AND bucket = ? AND user = ?"
@@ -78,12 +68,7 @@ class ViewReader:
         cached = self._published_cached
         if cached is not None and now - cached[0] < self._published_max_age:
             return cached[1]
-        row = self.session.execute(self._published, (WORDS_VIEW,)).one()
-        if row is None:
-            published = Published(None, None)
-        else:
-            cutoff = row.arrival_cutoff.replace(tzinfo=dt.UTC) if row.arrival_cutoff else None
-            published = Published(row.version, cutoff)
+        published = read_published(self.session, self.keyspace, self._published)
         if self._published_max_age > 0:
             self._published_cached = (now, published)
         return published
@@ -121,7 +106,7 @@ class ViewReader:
         for handle, key in zip(handles, keys, strict=True):
             if not key:
                 raise TrendoffError("bad-user", f"{handle!r} is not a user handle")
-        since = published.cutoff or _EPOCH
+        since = published.cutoff or EPOCH
         speed = [self.session.execute_async(self._speed, (key, since), execution_profile=self._tuples)
                  for key in keys]
         cached: dict[int, str | None] = {}

@@ -22,7 +22,6 @@ from cassandra.cluster import Session
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from trendoff.clients.cassandra_io import WORDS_VIEW
 from trendoff.clients.cassandra_writes import execute_all, lookup_by_id, write_narrow, write_wide
 from trendoff.clients.spark import job_spark_session
 from trendoff.config import add_connection_options, settings_from_args
@@ -31,21 +30,11 @@ from trendoff.streaming.job import StepTimer, StreamingJob, StreamOptions, add_s
 from trendoff.streaming.messages import Message, first_arrivals, stored_arrival
 from trendoff.times import epoch_ms, floor_to_minute
 from trendoff.views.keys import user_key_column as user_key
+from trendoff.views.published import read_published
 from trendoff.views.words import words_column
 
 log = logging.getLogger(__name__)
 JOB = "speed"
-
-
-def published_cutoff(session: Session, keyspace: str) -> dt.datetime | None:
-    """The arrival cutoff T of the published batch view (None before the first batch)."""
-    row = session.execute(
-        f"SELECT arrival_cutoff FROM {keyspace}.batch_published WHERE view_name = %s", (WORDS_VIEW,)
-    ).one()
-    if row is None or row.arrival_cutoff is None:
-        return None
-    # The driver returns naive UTC datetimes: made aware, so it is never read as local time.
-    return row.arrival_cutoff.replace(tzinfo=dt.UTC)
 
 
 def tweet_columns(count_retweets: bool) -> dict[str, Column]:
@@ -183,7 +172,7 @@ def build_job(
 
     def process_tweets(session: Session, tweets: list[Message], timer: StepTimer
                        ) -> dict[str, int]:
-        decisions = decide(session, keyspace, tweets, published_cutoff(session, keyspace), timer)
+        decisions = decide(session, keyspace, tweets, read_published(session, keyspace).cutoff, timer)
         # Order matters for a crash between steps: old rows go first, then the new rows, then
         # speed_seen; a replay finds speed_seen unchanged and repeats the same steps.
         delete_moved_counts(session, keyspace, decisions)

@@ -21,6 +21,7 @@ from trendoff.settings import Settings
 from trendoff.stack import secure
 from trendoff.stack.process import LocalService, ServiceState, find_java, port_open
 from trendoff.stack.servers import CassandraNode, KafkaBroker
+from trendoff.views.schema import apply_schema
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class Stack:
         """Keyspace, tables and topic: idempotent, so `up` twice is harmless."""
         session = cassandra_io.connect(self.settings)
         try:
-            cassandra_io.apply_schema(session, self.settings)
+            apply_schema(session, self.settings)
         finally:
             session.cluster.shutdown()
         topics.ensure_topic(

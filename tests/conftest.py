@@ -28,6 +28,7 @@ from trendoff.clients import cassandra_io, topics
 from trendoff.config import load_settings
 from trendoff.settings import Settings
 from trendoff.stack.services import Stack
+from trendoff.views.schema import apply_schema
 
 TEST_FOLDERS = ("unit", "integration", "faults", "e2e", "cluster")  # each is also a marker registered in pyproject.toml
 
@@ -120,7 +121,7 @@ def make_pipeline_settings(stack_settings: Settings) -> Iterator[Callable[[], Se
             keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3
         )
         made.append(settings)  # before creating anything, so a half-made pair is dropped too
-        cassandra_io.apply_schema(session, settings)
+        apply_schema(session, settings)
         topics.ensure_topic(settings, settings.topic, settings.topic_partitions)
         wait_until_spark_sees(settings)
         return settings

@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.support import connection_args, unique_name
 from trendoff.clients import topics
 from trendoff.settings import Settings
+from trendoff.views.schema import apply_schema
 
 
 def with_own_keyspace_and_topic(settings: Settings) -> Settings:
@@ -21,7 +22,7 @@ def with_own_keyspace_and_topic(settings: Settings) -> Settings:
     own = settings.with_overrides(keyspace=unique_name("ks"), topic=unique_name("tweets"), topic_partitions=3)
     session = cassandra_io.connect(own)
     try:
-        cassandra_io.apply_schema(session, own)
+        apply_schema(session, own)
     finally:
         session.cluster.shutdown()
     topics.ensure_topic(own, own.topic, own.topic_partitions)

@@ -17,6 +17,7 @@ from trendoff.batch.job import publish
 from trendoff.clients import cassandra_io
 from trendoff.entry import run_main
 from trendoff.settings import Settings
+from trendoff.views.schema import apply_schema
 
 EXPIRING = ("speed_seen", "speed_words")
 
@@ -54,7 +55,7 @@ def test_the_speed_ttl_setting_reaches_new_and_existing_tables(
     keyspace = pipeline_settings.keyspace
     default = int(pipeline_settings.speed_ttl_seconds)
     assert table_ttls(cassandra_session, keyspace) == dict.fromkeys(EXPIRING, default)
-    cassandra_io.apply_schema(cassandra_session, pipeline_settings.with_overrides(speed_ttl_seconds=3600.0))
+    apply_schema(cassandra_session, pipeline_settings.with_overrides(speed_ttl_seconds=3600.0))
     assert table_ttls(cassandra_session, keyspace) == dict.fromkeys(EXPIRING, 3600)
     cassandra_session.execute("INSERT INTO speed_words (user, arrival_minute, word, tweet_id, count) "
                               "VALUES ('ann', '2026-01-01 12:00:00+0000', 'vote', 1, 1)")

@@ -19,6 +19,7 @@ from trendoff.errors import TrendoffError
 from trendoff.settings import Settings
 from trendoff.streaming import progress
 from trendoff.streaming.job_state import IDENTITY_FILE
+from trendoff.views.schema import apply_schema
 
 
 def master_ids(spark: SparkSession, settings: Settings) -> set[int]:
@@ -77,7 +78,7 @@ def test_a_wiped_keyspace_stops_the_job_until_reset(
     produce_tweets(settings, batch)
     run_until_idle(spark, settings, "ingest", tmp_path)
     cassandra_session.execute(f"DROP KEYSPACE {settings.keyspace}", timeout=60)
-    cassandra_io.apply_schema(cassandra_session, settings)
+    apply_schema(cassandra_session, settings)
     with pytest.raises(TrendoffError) as stopped:
         run_until_idle(spark, settings, "ingest", tmp_path)
     assert stopped.value.reason == "state-mismatch" and "wiped or recreated" in stopped.value.message

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.support import connection_args
-from trendoff.clients.cassandra_io import ddl_statements, speed_expiry_warning
 from trendoff.config import add_connection_options, load_settings, replication_cql, settings_from_args
 from trendoff.errors import TrendoffError
 from trendoff.settings import ENV_VARS
+from trendoff.views.published import speed_expiry_warning
+from trendoff.views.schema import ddl_statements
 
 
 def test_defaults_describe_the_local_stack() -> None:

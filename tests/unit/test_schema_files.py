@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from trendoff.clients.cassandra_io import ddl_statements
 from trendoff.errors import TrendoffError
 from trendoff.tweets import avro_codec
+from trendoff.views.schema import ddl_statements
 
 
 def test_schema_has_the_eight_fields_of_the_spec_in_order() -> None:

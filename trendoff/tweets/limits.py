@@ -14,6 +14,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from trendoff.times import EPOCH
 from trendoff.views.keys import user_key
 
 if TYPE_CHECKING:  # the producer and serving must not pay for importing pyspark
@@ -30,12 +31,11 @@ MAX_USER_CHARS = 100
 # of 9999 broke writes, because shifting it by a zone offset or rounding it up to a minute leaves
 # the range (OverflowError in the Cassandra driver and in Python code reading the views back).
 # Tweets exist since 2006; [1970, 2100) holds every real one and is a non-negative epoch everywhere.
-EARLIEST_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EARLIEST_TIME = EPOCH
 END_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 MAX_TWEET_ID = 2**63 - 1  # Avro long and Cassandra bigint; ids are positive
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_EARLIEST_MICROS = (EARLIEST_TIME - _EPOCH) // dt.timedelta(microseconds=1)
-_END_MICROS = (END_TIME - _EPOCH) // dt.timedelta(microseconds=1)
+_EARLIEST_MICROS = (EARLIEST_TIME - EPOCH) // dt.timedelta(microseconds=1)
+_END_MICROS = (END_TIME - EPOCH) // dt.timedelta(microseconds=1)
 # Lone surrogates: bytes a reader kept undecoded (surrogateescape) or a JSON "\\ud800" escape; not UTF-8.
 SURROGATES = re.compile("[\ud800-\udfff]")
 
