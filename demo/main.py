@@ -82,7 +82,7 @@ def wait_for_jobs(settings: Settings, jobs: list[StreamingJob], timeout_seconds:
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     from trendoff.batch.job import run_batch
-    from trendoff.clients.spark import spark_session
+    from trendoff.clients.spark import spark_session, stop_spark
     from trendoff.ingest.job import build_job as ingest_job
     from trendoff.plotting.chart import draw_chart
     from trendoff.serving.main import write_json
@@ -118,7 +118,7 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             job.stop()
         # Spark goes before the stack does: its connector would log connection failures for minutes.
         if own_spark:
-            spark.stop()
+            stop_spark(spark)
         for job in jobs:
             if job.failure() is not None:
                 raise RuntimeError(f"{job.name} failed: {job.failure()}")

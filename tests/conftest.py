@@ -154,11 +154,11 @@ def cassandra_session(pipeline_settings: Settings) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def spark(stack_settings: Settings) -> Iterator[object]:
     """One SparkSession (local[2], connector jars) for the whole test session."""
-    from trendoff.clients.spark import spark_session
+    from trendoff.clients.spark import spark_session, stop_spark
 
     session = spark_session(stack_settings, "trendoff-tests")
     yield session
-    session.stop()
+    stop_spark(session)
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -88,6 +89,17 @@ def connection_args(settings: Settings, *, kafka: bool = True, cassandra: bool =
 def delete_topic(settings: Settings, timeout_seconds: float = 30.0) -> None:
     """Delete the test's topic; one already gone is fine (tests clean up what they made)."""
     topics.delete_topic(settings, settings.topic, timeout_seconds)
+
+
+def messages_on_topic(settings: Settings) -> int:
+    """How many messages the test's topic holds (0 while it does not exist yet)."""
+    from trendoff.clients import kafka_offsets
+    from trendoff.errors import TrendoffError
+
+    try:
+        return sum(kafka_offsets.end_offsets(settings, settings.topic).values())
+    except TrendoffError:
+        return 0
 
 
 def wait_until_spark_sees(settings: Settings, timeout_seconds: float = 60.0) -> None:
@@ -344,8 +356,41 @@ def kafka_consumer_group_lag(settings: Settings, group: str) -> dict[str, int]:
     return lags
 
 
+# The one tweet factory of the tests: every test builds its Tweet records with these three.
+TWEET_TIME = dt.datetime(2017, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def tweet(tweet_id: int, user: str, text: str, created_at: dt.datetime = TWEET_TIME, **fields: Any) -> dict[str, Any]:
+    """One Tweet record (the Avro schema's fields): English, no counts, a retweet when its text starts
+    "RT @"; ``fields`` replaces any of them."""
+    record = {"id": tweet_id, "user": user, "text": text, "created_at": created_at, "lang": "en",
+              "is_retweet": text.startswith("RT @"), "retweet_count": None, "favorite_count": None}
+    record.update(fields)
+    return record
+
+
+def random_tweets(count: int, *, seed: int, first_id: int, users: Sequence[str], vocabulary: Sequence[str] = (),
+                  words: tuple[int, int] = (2, 8), texts: Sequence[str] = (), retweet_share: float = 0.0,
+                  start: dt.datetime = dt.datetime(2012, 1, 1, tzinfo=dt.UTC), span_minutes: int = 5_000_000,
+                  shuffle: bool = False) -> list[dict[str, Any]]:
+    """``count`` tweets with ids from ``first_id``, repeatable by ``seed``: each a random user, a text of
+    random ``vocabulary`` words (or one of ``texts``), a retweet with chance ``retweet_share``, written at a
+    random minute within ``span_minutes`` after ``start`` (years apart by default, so event times are out of
+    order); ``shuffle`` also puts the ids out of order."""
+    rng = random.Random(seed)
+    made = []
+    for n in range(count):
+        text = rng.choice(texts) if texts else " ".join(rng.choices(vocabulary, k=rng.randint(*words)))
+        if retweet_share and rng.random() < retweet_share:
+            text = "RT @someone: " + text
+        created_at = start + dt.timedelta(minutes=rng.randint(0, span_minutes))
+        made.append(tweet(first_id + n, rng.choice(users), text, created_at))
+    if shuffle:
+        rng.shuffle(made)
+    return made
+
+
 def simple_tweets(count: int, first_id: int) -> list[dict[str, Any]]:
     """``count`` plain tweets of five users with ids from ``first_id``, for tests about state, not words."""
-    return [{"id": first_id + n, "user": f"user{n % 5}", "text": f"state check {n} words here", "lang": "en",
-             "created_at": dt.datetime(2021, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n), "is_retweet": False,
-             "retweet_count": None, "favorite_count": None} for n in range(count)]
+    return [tweet(first_id + n, f"user{n % 5}", f"state check {n} words here",
+                  dt.datetime(2021, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n)) for n in range(count)]

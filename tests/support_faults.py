@@ -4,13 +4,15 @@ them from here; the general helpers are in tests/support.py."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import connection_args, unique_name
+from tests.support import connection_args, unique_name, wait_until
 from trendoff.clients import topics
 from trendoff.settings import Settings
 from trendoff.views.schema import apply_schema
@@ -42,6 +44,18 @@ def stored_ids(settings: Settings) -> set[int]:
 def server_pid(settings: Settings, server: str) -> int:
     """The pid of a local stack's ``kafka`` or ``cassandra`` process (from its pid file)."""
     return int((settings.run_dir / server / "pid").read_text().strip())
+
+
+def kill_server(settings: Settings, server: str) -> None:
+    """kill -9 of the local stack's ``kafka`` or ``cassandra``, returning once its ports are closed (what a
+    restart needs; a JVM's main thread shows as a zombie before the threads holding them exit)."""
+    from trendoff.stack.process import port_open
+    from trendoff.stack.servers import CassandraNode, KafkaBroker
+
+    pid = server_pid(settings, server)
+    ports = (KafkaBroker if server == "kafka" else CassandraNode)(settings).ports()
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not any(port_open(port) for port in ports), 60, f"the ports of the killed {server} to close")
 
 
 def ingest_lag(settings: Settings) -> int | None:

@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.support import PROJECT_ROOT, expected_word_counts, wait_until
+from tests.support import PROJECT_ROOT, expected_word_counts, random_tweets, wait_until
 from tests.support_cluster import (
     NOT_COPIED,
     ClusterRecipe,
@@ -51,18 +50,10 @@ MASTER_IN_README = "spark://master:7077"
 APPS = sorted(["trendoff-csv-loader", "trendoff-ingest", "trendoff-batch", "trendoff-ingest", "trendoff-speed"])
 
 
-def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
-    """Tweets as a FiveThirtyEight file holds them (minute times, a retweet is text starting "RT @")."""
-    rng = random.Random(seed)
-    tweets = []
-    for n in range(count):
-        text = " ".join(rng.choices(VOCABULARY, k=rng.randint(2, 8)))
-        if rng.random() < 0.1:
-            text = "RT @someone: " + text
-        tweets.append({"id": first_id + n, "user": rng.choice(USERS), "text": text,
-                       "is_retweet": text.startswith("RT @"),
-                       "created_at": dt.datetime(2016, 1, 1) + dt.timedelta(minutes=rng.randint(0, 1_500_000))})
-    return tweets
+# How this module's tweets are drawn (tests.support.random_tweets): as a FiveThirtyEight file holds them
+# (minute times, a retweet is text starting "RT @").
+TWEETS: dict[str, Any] = {"users": USERS, "vocabulary": VOCABULARY, "retweet_share": 0.1,
+                          "start": dt.datetime(2016, 1, 1, tzinfo=dt.UTC), "span_minutes": 1_500_000}
 
 
 def write_538_csv(path: Path, tweets: list[dict[str, Any]]) -> Path:
@@ -166,7 +157,8 @@ def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
     settings, session = pipeline_settings, cassandra_session
     recipe = Recipe(cluster_recipe(), settings, cluster, tmp_path)
     assert sorted(recipe.recipe.submits) == ["batch", "csv_loader", "ingest", "speed"]
-    first, second, history = make_tweets(120, 1, 10_000), make_tweets(80, 2, 20_000), make_tweets(60, 3, 30_000)
+    first, second, history = (random_tweets(count, seed=seed, first_id=seed * 10_000, **TWEETS)
+                              for count, seed in ((120, 1), (80, 2), (60, 3)))
 
     recipe.run(recipe.recipe.build, "build")
     with zipfile.ZipFile(recipe.checkout / "dist" / "trendoff.zip") as built:

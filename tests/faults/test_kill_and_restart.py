@@ -5,17 +5,22 @@ the module's own."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import connection_args, consume_all, produce_tweets, simple_tweets, wait_until
-from tests.support_faults import ingest_lag, ingest_process, server_pid, stored_ids, with_own_keyspace_and_topic
+from tests.support import (
+    connection_args,
+    consume_all,
+    messages_on_topic,
+    produce_tweets,
+    simple_tweets,
+    wait_until,
+)
+from tests.support_faults import ingest_lag, ingest_process, kill_server, stored_ids, with_own_keyspace_and_topic
 from trendoff.settings import Settings
 from trendoff.stack.services import Stack
 
@@ -30,8 +35,7 @@ def test_a_killed_server_is_restarted_and_the_job_stays_exact(
     log_path = tmp_path / "ingest.log"
     with ingest_process(settings, log_path, tmp_path / "ingest") as job:
         wait_until(lambda: ingest_lag(settings) == 0, 180, "ingest to land the first tweets")
-        os.kill(server_pid(settings, server), signal.SIGKILL)
-        time.sleep(3)
+        kill_server(settings, server)
         Stack(settings).up()  # starts the killed server again on its data
         produce_tweets(settings, after)
         wait_until(lambda: ingest_lag(settings) == 0, 240, "ingest to land the tweets after the restart")
@@ -49,9 +53,8 @@ def test_the_producer_rides_out_a_broker_restart(private_stack: Settings) -> Non
          "--rate", "250", *connection_args(settings, cassandra=False)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     try:
-        time.sleep(2)
-        os.kill(server_pid(settings, "kafka"), signal.SIGKILL)
-        time.sleep(3)
+        wait_until(lambda: messages_on_topic(settings) > 0, 60, "the producer to deliver its first tweets")
+        kill_server(settings, "kafka")
         Stack(settings).up()
         out, err = producer.communicate(timeout=300)
     finally:

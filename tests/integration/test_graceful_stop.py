@@ -7,11 +7,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.support import connection_args, consume_all, produce_tweets, simple_tweets, wait_until
+from tests.support import connection_args, consume_all, messages_on_topic, produce_tweets, simple_tweets, wait_until
 from trendoff.settings import Settings
 from trendoff.streaming import progress
 
@@ -46,8 +45,10 @@ def test_sigterm_makes_the_producer_deliver_what_it_read_and_summarise(pipeline_
         [sys.executable, "-m", "trendoff.apps.cli", "produce", "synthetic", "--tweets", "1000000", "--users", "50",
          "--rate", "400", *connection_args(settings, cassandra=False)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    time.sleep(4)
-    producer.send_signal(signal.SIGTERM)
+    try:
+        wait_until(lambda: messages_on_topic(settings) > 0, 60, "the producer to deliver its first tweets")
+    finally:
+        producer.send_signal(signal.SIGTERM)
     out, err = producer.communicate(timeout=120)
     assert producer.returncode == 0, err
     found = re.search(r"read ([\d,]+), sent ([\d,]+), delivered ([\d,]+), failed 0", out)

@@ -6,7 +6,6 @@ Real Kafka, Cassandra and Spark: ingest, speed, batch and serving as users run t
 from __future__ import annotations
 
 import datetime as dt
-import random
 import threading
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,14 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from tests.support import cassandra_table, connection_args, expected_word_counts, produce_tweets, run_until_idle
+from tests.support import (
+    cassandra_table,
+    connection_args,
+    expected_word_counts,
+    produce_tweets,
+    random_tweets,
+    run_until_idle,
+)
 from trendoff.apps.compare import main as compare_main
 from trendoff.batch.job import run_batch
 from trendoff.entry import run_main
@@ -35,19 +41,9 @@ VOCABULARY = [
 ]
 
 
-def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    tweets = []
-    for n in range(count):
-        text = " ".join(rng.choices(VOCABULARY, k=rng.randint(3, 9)))
-        retweet = rng.random() < 0.1
-        tweets.append({
-            "id": first_id + n, "user": rng.choice(USERS), "text": ("RT @x: " + text) if retweet else text,
-            "created_at": dt.datetime(2012, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=rng.randint(0, 100_000)),
-            "lang": "en", "is_retweet": retweet, "retweet_count": None, "favorite_count": None,
-        })
-    rng.shuffle(tweets)
-    return tweets
+# How this module's tweets are drawn (tests.support.random_tweets): 10% retweets, ids out of order.
+TWEETS: dict[str, Any] = {"users": USERS, "vocabulary": VOCABULARY, "words": (3, 9), "retweet_share": 0.1,
+                          "shuffle": True}
 
 
 def catch_up(spark: SparkSession, settings: Settings, checkpoints: Path) -> None:
@@ -66,7 +62,8 @@ def test_every_tweet_counted_exactly_once_whenever_batch_runs(
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
     settings = pipeline_settings
-    first, second, third = make_tweets(150, 1, 10_000), make_tweets(120, 2, 20_000), make_tweets(80, 3, 30_000)
+    first, second, third = (random_tweets(count, seed=seed, first_id=seed * 10_000, **TWEETS)
+                            for count, seed in ((150, 1), (120, 2), (80, 3)))
 
     produce_tweets(settings, first)
     catch_up(spark, settings, tmp_path)
@@ -166,3 +163,4 @@ def test_compare_command_outputs_and_user_errors(
     assert "no tweets of @nobody_here" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         compare_main(["alice", "bob", "--top", "0", *connection])
+

@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
+from tests.support import TWEET_TIME, tweet
 from trendoff.apps.dead_letters import main as dead_letters_main
 from trendoff.batch.job import run_batch
 from trendoff.ingest.job import build_job as ingest_job
@@ -34,13 +35,8 @@ from trendoff.tweets import avro_codec
 from trendoff.tweets.columns import PRESETS
 from trendoff.views.words import user_word_counts
 
-WHEN = dt.datetime(2017, 3, 1, 12, 0, tzinfo=dt.UTC)
+WHEN = TWEET_TIME
 FIVE_KB = " ".join(["vote", "jobs", "america", "families", "tonight"] * 170)  # 5,100 characters of words
-
-
-def tweet(tweet_id: int, user: str, text: str, created_at: dt.datetime = WHEN) -> dict[str, Any]:
-    return {"id": tweet_id, "user": user, "text": text, "created_at": created_at, "lang": "en", "is_retweet": False,
-            "retweet_count": None, "favorite_count": None}
 
 
 def real_tweets(data_dir: Path, rows_per_file: int) -> list[dict[str, Any]]:

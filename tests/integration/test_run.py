@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import random
 import re
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from tests.support import connection_args, expected_word_counts, produce_tweets, wait_until
+from tests.support import connection_args, expected_word_counts, produce_tweets, random_tweets, wait_until
 from trendoff.apps.supervisor import read_status
 from trendoff.serving.compare import rank_mutual
 from trendoff.settings import Settings
@@ -32,13 +31,9 @@ VOCABULARY = ["vote", "jobs", "america", "great", "climate", "health", "people",
               "#maga", "don't", "the", "and", "of", "https://t.co/x1", "@someone", "families", "country"]
 
 
-def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    return [{
-        "id": first_id + n, "user": rng.choice(USERS), "text": " ".join(rng.choices(VOCABULARY, k=rng.randint(2, 8))),
-        "created_at": dt.datetime(2016, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randint(0, 500_000)),
-        "lang": "en", "is_retweet": False, "retweet_count": None, "favorite_count": None,
-    } for n in range(count)]
+# How this module's tweets are drawn (tests.support.random_tweets).
+TWEETS: dict[str, Any] = {"users": USERS, "vocabulary": VOCABULARY, "start": dt.datetime(2016, 1, 1, tzinfo=dt.UTC),
+                          "span_minutes": 500_000}
 
 
 def running_children(run_dir: Path) -> dict[str, int] | None:
@@ -105,12 +100,12 @@ def test_run_restarts_a_job_killed_9_and_stops_everything_on_sigterm(
 
     try:
         first_pids = wait_until(lambda: supervisor_runs() or running_children(run_dir), 60, "three running children")
-        first = make_tweets(150, seed=1, first_id=1_000)
+        first = random_tweets(150, seed=1, first_id=1_000, **TWEETS)
         produce_tweets(settings, first)
         caught_up()
 
         # More tweets (and a replay of some) and, while speed works on them, kill -9 speed.
-        second = make_tweets(150, seed=2, first_id=2_000) + first[:30]
+        second = random_tweets(150, seed=2, first_id=2_000, **TWEETS) + first[:30]
         produce_tweets(settings, second)
         os.kill(first_pids["speed"], signal.SIGKILL)
         restart = re.compile(r"speed died \(signal SIGKILL\) after [\d.]+ s; restart 1 in 1 s")

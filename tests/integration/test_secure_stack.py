@@ -178,7 +178,12 @@ def test_a_wrong_password_or_an_untrusted_ca_is_one_line_and_exit_2(secure_stack
 
 
 def test_no_secret_in_any_log_of_a_debug_run(secure_stack: SecureStack) -> None:
-    # Last in this module: the commands above ran at DEBUG (the fixture's level) and their output is here.
+    # Its own DEBUG run of each kind of client (librdkafka, the Python driver, Spark's Kafka source and
+    # connector), whatever else ran before; the other tests' output, when they ran, is searched too.
+    for command in (["produce", "synthetic", "--tweets", "20", "--users", "2"], ["ingest", "--until-idle"],
+                    ["speed", "--until-idle"], ["batch"], ["compare", "user00000", "user00001"], ["status", "--json"]):
+        done = secure_stack.run(command)
+        assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
     printed = "\n".join(secure_stack.outputs)
     assert " DEBUG " in printed, "the commands logged at DEBUG"
     server_logs = [path for path in secure_stack.run_dir.rglob("*")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.support import connection_args, free_port, kafka_consumer_group_lag, produce_tweets, run_until_idle
+from tests.support import connection_args, free_port, kafka_consumer_group_lag, produce_tweets, run_until_idle, tweet
 from trendoff.apps import status as status_app
 from trendoff.apps.status import pipeline_status
 from trendoff.clients import kafka_offsets
@@ -21,10 +21,9 @@ from trendoff.settings import Settings
 NOT_AVRO = "not an Avro Tweet (tweets/tweet.avsc)"
 
 
-def tweets(count: int) -> list[dict[str, Any]]:
-    return [{"id": 5000 + n, "user": f"user{n % 4}", "text": f"status check number {n} for lagging jobs",
-             "created_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n), "lang": "en",
-             "is_retweet": False, "retweet_count": None, "favorite_count": None} for n in range(count)]
+def status_tweets(count: int) -> list[dict[str, Any]]:
+    return [tweet(5000 + n, f"user{n % 4}", f"status check number {n} for lagging jobs",
+                  dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n)) for n in range(count)]
 
 
 def lags(status: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -35,7 +34,7 @@ def test_lag_goes_to_zero_as_each_job_catches_up(
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = pipeline_settings
-    produce_tweets(settings, tweets(30), poison=[b"\x00\x01not avro at all", b"\x02"])
+    produce_tweets(settings, status_tweets(30), poison=[b"\x00\x01not avro at all", b"\x02"])
     ends = kafka_offsets.end_offsets(settings, settings.topic)
     assert sum(ends.values()) == 32 and len(ends) == 3
 
@@ -63,7 +62,7 @@ def test_lag_goes_to_zero_as_each_job_catches_up(
     assert after["jobs"]["speed"]["dead_letters"]["count"] == 2
 
     # More tweets: behind again by exactly those, on the partitions they went to.
-    produce_tweets(settings, tweets(35)[30:], partition=1)
+    produce_tweets(settings, status_tweets(35)[30:], partition=1)
     behind = pipeline_status(settings, None)
     assert lags(behind)["ingest"] == {**zero, "1": 5} and behind["jobs"]["speed"]["lag_total"] == 5
     # Kafka's own tool reads the same lag from the offsets each job commits to its consumer group.

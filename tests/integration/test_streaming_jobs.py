@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tests.support import (
     connection_args,
     expected_word_counts,
     produce_tweets,
+    random_tweets,
     run_until_idle,
     total_words,
     wait_until,
@@ -39,18 +39,8 @@ TEXTS = [
     "Don\u2019t forget to vote: every vote counts, vote early",
 ]
 
-
-def make_tweets(count: int, users: list[str], seed: int, first_id: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    tweets = []
-    for n in range(count):
-        created = dt.datetime(2014, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randint(0, 5_000_000))
-        text = rng.choice(TEXTS)
-        tweets.append({"id": first_id + n, "user": rng.choice(users), "text": text, "created_at": created,
-                       "lang": "en", "is_retweet": text.startswith("RT @"), "retweet_count": n,
-                       "favorite_count": None})
-    rng.shuffle(tweets)  # event times in random order, years apart
-    return tweets
+# Event times of the drawn tweets: minutes over ten years from here, in random order.
+START = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)
 
 
 # Two tweets whose words are written out by hand (the rest are checked against the word rule itself).
@@ -85,7 +75,8 @@ def test_jobs_land_and_count_every_tweet_once_through_replays_restarts_and_poiso
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
     settings = pipeline_settings
-    first = make_tweets(120, ["BarackObama", "realDonaldTrump", "cnnbrk"], seed=1, first_id=1000) + HAND_WRITTEN
+    first = random_tweets(120, seed=1, first_id=1000, users=["BarackObama", "realDonaldTrump", "cnnbrk"], texts=TEXTS,
+                          start=START) + HAND_WRITTEN
     poison = [b"\x00\x01not avro at all", b"", b"\x02"]
     produce_tweets(settings, first, poison=poison)
     run_until_idle(spark, settings, "ingest", tmp_path)
@@ -114,7 +105,7 @@ def test_jobs_land_and_count_every_tweet_once_through_replays_restarts_and_poiso
 
     # A backlog produced while the jobs are stopped is counted when they restart (nothing dropped as late),
     # and a replay of the first tweets adds nothing anywhere.
-    second = make_tweets(60, ["BarackObama", "newsroom"], seed=2, first_id=5000)
+    second = random_tweets(60, seed=2, first_id=5000, users=["BarackObama", "newsroom"], texts=TEXTS, start=START)
     produce_tweets(settings, second + first)
     run_until_idle(spark, settings, "speed", tmp_path)
     assert speed_totals(spark, settings) == expected_word_counts(spark, first + second)
@@ -135,7 +126,7 @@ def test_speed_skips_tweets_the_published_batch_already_counts(
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path, cassandra_session: Any
 ) -> None:
     settings = pipeline_settings
-    tweets = make_tweets(30, ["alice", "bob"], seed=3, first_id=100)
+    tweets = random_tweets(30, seed=3, first_id=100, users=["alice", "bob"], texts=TEXTS, start=START)
     produce_tweets(settings, tweets)
     run_until_idle(spark, settings, "ingest", tmp_path)
     # A batch view published with a cutoff after these arrivals counts them all...
@@ -157,7 +148,7 @@ def test_a_restart_mid_stream_gives_the_same_totals(
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
     settings = pipeline_settings
-    tweets = make_tweets(150, ["alice", "bob", "carol"], seed=4, first_id=10_000)
+    tweets = random_tweets(150, seed=4, first_id=10_000, users=["alice", "bob", "carol"], texts=TEXTS, start=START)
     produce_tweets(settings, tweets)
     for job, build in (("ingest", ingest_job), ("speed", speed_job)):
         # Small micro-batches, stopped after two of them: the job is killed half-way through the topic.
@@ -185,7 +176,7 @@ def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
     """One id in two partitions: the copy appended first (partition 0, behind 20 other tweets) is read
     after the later copy (partition 1) because each micro-batch takes only a few messages."""
     settings = pipeline_settings
-    filler = make_tweets(20, ["dave"], seed=5, first_id=20_000)
+    filler = random_tweets(20, seed=5, first_id=20_000, users=["dave"], texts=TEXTS, start=START)
     earlier = {"id": 777, "user": "Erin", "text": "alpha words first",
                "created_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "lang": None,
                "is_retweet": False, "retweet_count": 1, "favorite_count": None}
@@ -212,7 +203,7 @@ def test_the_command_line_counts_retweets_on_request_and_a_reset_replay_adds_not
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
     settings = pipeline_settings
-    tweets = make_tweets(40, ["frank", "Grace"], seed=6, first_id=30_000)
+    tweets = random_tweets(40, seed=6, first_id=30_000, users=["frank", "Grace"], texts=TEXTS, start=START)
     assert any(t["is_retweet"] for t in tweets)
     produce_tweets(settings, tweets)
     argv = [*connection_args(settings), "--until-idle",

@@ -10,7 +10,6 @@ partition. Every time, serving's counts equal the oracle over the raw tweets.
 from __future__ import annotations
 
 import datetime as dt
-import random
 import threading
 from collections import Counter
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.support import (
     delete_messages_before,
     expected_word_counts,
     produce_tweets,
+    random_tweets,
     run_until_idle,
 )
 from trendoff.apps.topic import main as topic_main
@@ -46,13 +46,9 @@ USERS = [f"user{n:02d}" for n in range(24)]
 VOCABULARY = ["vote", "jobs", "america", "climate", "health", "people", "rally", "news", "#maga", "the", "and"]
 
 
-def make_tweets(count: int, seed: int, first_id: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    return [{
-        "id": first_id + n, "user": rng.choice(USERS), "text": " ".join(rng.choices(VOCABULARY, k=rng.randint(2, 7))),
-        "created_at": dt.datetime(2015, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=rng.randint(0, 50_000)),
-        "lang": "en", "is_retweet": False, "retweet_count": None, "favorite_count": None,
-    } for n in range(count)]
+# How this module's tweets are drawn (tests.support.random_tweets).
+TWEETS: dict[str, Any] = {"users": USERS, "vocabulary": VOCABULARY, "words": (2, 7),
+                          "start": dt.datetime(2015, 1, 1, tzinfo=dt.UTC), "span_minutes": 3_000_000}
 
 
 class RunningJob:
@@ -111,7 +107,8 @@ def test_partitions_raised_under_running_jobs_keep_every_count_exact(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings, session = pipeline_settings, cassandra_session
-    first, second, third = make_tweets(120, 1, 10_000), make_tweets(120, 2, 20_000), make_tweets(60, 3, 30_000)
+    first, second, third = (random_tweets(count, seed=seed, first_id=seed * 10_000, **TWEETS)
+                            for count, seed in ((120, 1), (120, 2), (60, 3)))
     kafka_flags = connection_args(settings, cassandra=False)
 
     produce_tweets(settings, first)
@@ -153,7 +150,7 @@ def test_partitions_raised_under_running_jobs_keep_every_count_exact(
 
     # Raised again while the jobs are stopped: they resume from their checkpoints and read partition 5 too.
     assert run_main(topic_main, ["--partitions", "6", *kafka_flags]) == 0
-    fourth = make_tweets(80, 4, 40_000)
+    fourth = random_tweets(80, seed=4, first_id=40_000, **TWEETS)
     produce_tweets(settings, fourth)
     assert kafka_offsets.end_offsets(settings, settings.topic)[5] > 0
     for job in ("ingest", "speed"):
@@ -178,13 +175,13 @@ def test_retention_on_a_partition_added_while_ingest_was_stopped_is_recorded_not
     pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, tmp_path: Path,
 ) -> None:
     settings, session = pipeline_settings, cassandra_session
-    produce_tweets(settings, make_tweets(30, 5, 50_000))
+    produce_tweets(settings, random_tweets(30, seed=5, first_id=50_000, **TWEETS))
     run_until_idle(spark, settings, "ingest", tmp_path)
 
     # While ingest is stopped the topic grows, the new partition gets tweets, and retention deletes its first
     # 4: the checkpoint knows no partition 3, so Spark alone would fail ("starts from 4 instead of 0").
     topics.raise_partitions(settings, settings.topic, 4)
-    on_new = make_tweets(10, 6, 60_000)
+    on_new = random_tweets(10, seed=6, first_id=60_000, **TWEETS)
     produce_tweets(settings, on_new, partition=3)
     delete_messages_before(settings, 3, 4)
     run_until_idle(spark, settings, "ingest", tmp_path)

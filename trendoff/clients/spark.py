@@ -65,3 +65,16 @@ def job_spark_session(settings: Settings, app_name: str) -> SparkSession:
 def _under_spark_submit() -> bool:
     """spark-submit starts the Python driver with the JVM gateway already running."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def stop_spark(spark: SparkSession) -> None:
+    """Stop ``spark`` and close the connector's Cassandra sessions with it.
+
+    The connector caches its sessions in the driver's JVM, which outlives the SparkContext in a Python
+    process (py4j keeps it): a process that then stops Cassandra (the demo) would otherwise watch them
+    log failed reconnections until it exits.
+    """
+    jvm = spark.sparkContext._jvm
+    spark.stop()
+    if jvm is not None:
+        jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
