@@ -1,7 +1,8 @@
 """Client security in one place: Kafka SASL/TLS and Cassandra authentication/TLS for every client.
 
-The settings (trendoff/config.py, TRENDOFF_KAFKA_* and TRENDOFF_CASSANDRA_* security variables) say what
-a cluster asks for; each function here turns them into the options of one kind of client:
+The settings (trendoff/settings.py, TRENDOFF_KAFKA_* and TRENDOFF_CASSANDRA_* security variables, checked
+together by trendoff/config.py) say what a cluster asks for; each function here turns them into the
+options of one kind of client:
 
 - librdkafka (confluent-kafka: the producer, admin and probe consumers): :func:`kafka_client_options`
 - the Spark Kafka source (the Java client, ``kafka.*`` source options): :func:`spark_kafka_options`
