@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from trendoff.times import EPOCH
-from trendoff.views.keys import user_key
+from trendoff.views.keys import user_key, user_key_column
 
 if TYPE_CHECKING:  # the producer and serving must not pay for importing pyspark
     from pyspark.sql import Column
@@ -74,8 +74,6 @@ def limit_violation(tweet: dict[str, Any]) -> RowRejected | None:
 def limit_violation_column(tweet: Column) -> Column:
     """The same rule on a struct column of the Tweet fields: null when fine, else the reason tag."""
     from pyspark.sql import functions as F
-
-    from trendoff.views.keys import user_key_column
 
     tweet_id, key = tweet["id"], user_key_column(tweet["user"])
     micros = F.unix_micros(tweet["created_at"])

@@ -24,6 +24,7 @@ def user_key(handle: str) -> str:
 
 def user_key_column(handle: Column) -> Column:
     """user_key as a Spark expression (Spark's trim() removes spaces only, its lower() follows the locale)."""
+    # Imported here, as pyspark is: serving keys users in Python and must not pay for starting Spark.
     from pyspark.sql import functions as F
 
     from trendoff.views.text import UNICODE_WHITESPACE, lower_text

@@ -12,8 +12,8 @@ from pyspark.sql import SparkSession
 
 from tests.support import connection_args
 from trendoff.entry import run_main
-from trendoff.serving.job import main as job_main
-from trendoff.serving.job import run_pairs
+from trendoff.serving.pairs_job import main as job_main
+from trendoff.serving.pairs_job import run_pairs
 from trendoff.serving.query import run_compare
 from trendoff.settings import Settings
 from trendoff.views.keys import batch_bucket

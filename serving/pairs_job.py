@@ -4,8 +4,8 @@ For batch use on a cluster; the merge and ranking are the same pure functions th
 Reads the published batch version and the speed rows after its cutoff through the Spark
 Cassandra connector, for the requested users only.
 
-Run:  python -m trendoff.serving.job --pairs pairs.txt --output answers.jsonl
-      (pairs.txt: one "a,b" per line)      or under spark-submit with serving/job.py
+Run:  python -m trendoff.serving.pairs_job --pairs pairs.txt --output answers.jsonl
+      (pairs.txt: one "a,b" per line)      or under spark-submit with serving/pairs_job.py
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def run_pairs(spark: SparkSession, settings: Settings, pairs: list[tuple[str, st
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trendoff.serving.job", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m trendoff.serving.pairs_job", description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="a file with one 'a,b' pair per line")
     parser.add_argument("--output", type=Path, required=True, metavar="FILE.jsonl", help="the JSON-lines file to write")
     parser.add_argument("--top", type=positive_top, default=DEFAULT_TOP, metavar="N",
