@@ -41,7 +41,7 @@ MAX_HANDLE_CHARS = 200
 # The batch rows the service keeps in memory, as their JSON text: 10,000 users of ~500 words fit in
 # ~100 MiB (a row is at most 4 MiB).
 BATCH_CACHE_BYTES = 256 * 1024 * 1024
-# A handle names a user once whitespace and leading @s are taken off (view_keys.user_key): it holds a
+# A handle names a user once whitespace and leading @s are taken off (views.keys.user_key): it holds a
 # character that is neither. Python's whitespace, spelled out, so the document says what the code does.
 _PYTHON_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
 HANDLE_PATTERN = f"[^{_PYTHON_WHITESPACE}@]"

@@ -94,7 +94,7 @@ def checkpoint_dir(settings: Settings, job: str, options: StreamOptions) -> Path
 def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> int:
     """Store the messages that cannot take effect, with where they were and why; they never stop the stream.
 
-    Each row holds at most the first PREVIEW_BYTES of the key and value (kafka_messages) and their
+    Each row holds at most the first PREVIEW_BYTES of the key and value (streaming.messages) and their
     lengths, so any message gives a writable row. Idempotent: keyed by (job, topic, partition,
     offset), a replay rewrites the same rows. Returns the number written.
     """

@@ -25,7 +25,7 @@ PREVIEW_BYTES = 1024
 # The key is the user handle (SPEC §1), at most 100 characters (400 UTF-8 bytes): a longer key is not
 # a message of this pipeline.
 MAX_KEY_BYTES = 1024
-# Rows the driver holds at once: each good tweet is at most 25,000 characters (tweet_limits), so a
+# Rows the driver holds at once: each good tweet is at most 25,000 characters (tweets.limits), so a
 # chunk stays around 25-100 MB even when every tweet is that long; ordinary micro-batches are one chunk.
 ROWS_PER_CHUNK = 1000
 
