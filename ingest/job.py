@@ -17,7 +17,8 @@ from trendoff.clients.cassandra_writes import lookup_by_id, write_narrow
 from trendoff.clients.spark import job_spark_session
 from trendoff.config import add_connection_options, settings_from_args
 from trendoff.settings import Settings
-from trendoff.streaming.job import StepTimer, StreamingJob, StreamOptions, add_stream_options, options_from_args
+from trendoff.streaming.chunks import StepTimer
+from trendoff.streaming.job import StreamingJob, StreamOptions, add_stream_options, options_from_args
 from trendoff.streaming.messages import Message, first_arrivals, stored_arrival
 from trendoff.times import from_epoch_ms
 from trendoff.tweets import avro_codec

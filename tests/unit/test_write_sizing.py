@@ -14,7 +14,8 @@ from trendoff.clients.cassandra_writes import (
     plan_batches,
     statement_bytes,
 )
-from trendoff.streaming.job import chunk_partitions
+from trendoff.streaming.job import batch_messages, chunk_partitions
+from trendoff.streaming.tasks import task_count
 
 KIB = 1024
 
@@ -72,3 +73,14 @@ def test_the_first_micro_batch_of_a_run_is_bounded_by_max_offsets() -> None:
     # Kafka did not answer the end offsets: the micro-batch is at most maxOffsetsPerTrigger.
     assert chunk_partitions(None, {0: 5}, 50_000) == 50
     assert chunk_partitions(None, {}, None) == 1
+
+
+def test_a_micro_batch_in_the_tasks_is_shared_only_when_each_task_gets_enough() -> None:
+    # 300 new messages: one task, no shuffle, however many cores the executors have.
+    assert task_count(batch_messages({0: 1_100, 1: 1_000}, {0: 1_000, 1: 800}, 50_000), parallelism=8) == 1
+    # 5,000 messages: 2,000 or more per task, so 3 tasks of 8 cores, and 2 of 2.
+    assert task_count(batch_messages({0: 5_000}, {}, 50_000), parallelism=8) == 3
+    assert task_count(batch_messages({0: 5_000}, {}, 50_000), parallelism=2) == 2
+    # A backlog is bounded by maxOffsetsPerTrigger, then spread over every core.
+    assert task_count(batch_messages({0: 4_000_000}, {}, 50_000), parallelism=8) == 8
+    assert task_count(batch_messages({0: 0}, {}, 50_000), parallelism=8) == 1

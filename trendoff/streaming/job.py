@@ -19,7 +19,6 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from trendoff.clients import cassandra_io, kafka_offsets
-from trendoff.clients.cassandra_writes import execute_all
 from trendoff.clients.leases import Lease
 from trendoff.clients.retries import retry_cassandra
 from trendoff.entry import on_sigterm
@@ -27,16 +26,17 @@ from trendoff.errors import TrendoffError
 from trendoff.failpoints import failpoint
 from trendoff.settings import Settings
 from trendoff.streaming import job_state, progress
+from trendoff.streaming.chunks import ProcessTweets, StepTimer, add_figures, process_chunk
 from trendoff.streaming.failures import known_failure
 from trendoff.streaming.messages import (
     ROWS_PER_CHUNK,
     BatchSummary,
-    Message,
+    first_arrival_rows,
     kafka_stream,
     limit_avro_strings,
     read_messages,
-    summarize,
 )
+from trendoff.streaming.tasks import task_count, work_in_tasks
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
@@ -91,32 +91,6 @@ def checkpoint_dir(settings: Settings, job: str, options: StreamOptions) -> Path
     return options.checkpoint or settings.checkpoint_root / f"{job}-{settings.keyspace}-{settings.topic}"
 
 
-def write_dead_letters(session: Session, settings: Settings, job: str, messages: list[Message]) -> int:
-    """Store the messages that cannot take effect, with where they were and why; they never stop the stream.
-
-    Each row holds at most the first PREVIEW_BYTES of the key and value (streaming.messages) and their
-    lengths, so any message gives a writable row. Idempotent: keyed by (job, topic, partition,
-    offset), a replay rewrites the same rows. Returns the number written.
-    """
-    dead = [message for message in messages if message.reason is not None]
-    if not dead:
-        return 0
-    statement = session.prepare(
-        f"INSERT INTO {settings.keyspace}.dead_letters (job, topic, kafka_partition, kafka_offset, reason, "
-        "message_key, message_value, key_length, value_length, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    now = dt.datetime.now(dt.UTC)
-    execute_all(session, statement, [
-        (job, settings.topic, message.kafka_partition, message.kafka_offset, message.reason, message.message_key,
-         message.message_value, message.key_length, message.value_length, now)
-        for message in dead
-    ])
-    for message in dead[:3]:
-        log.warning("%s: dead-lettered partition %d offset %d: %s", job, message.kafka_partition,
-                    message.kafka_offset, message.reason)
-    return len(dead)
-
-
 class ProgressRecorder:
     """Writes a job's next offset per partition after a micro-batch's effects are in Cassandra."""
 
@@ -126,6 +100,7 @@ class ProgressRecorder:
         self.table = progress.PROGRESS_TABLES[job]
         self.group = kafka_offsets.JobGroup(settings, job, settings.keyspace, settings.topic)
         self.topic_id: str | None = None  # the incarnation of the topic the offsets belong to (job_state)
+        self.worker_pids: set[int] = set()  # the Python workers whose tasks did the writes (executors)
         self._session: Session | None = None
 
     @property
@@ -170,25 +145,15 @@ class ProgressRecorder:
             self._session = None
 
 
-class StepTimer:
-    """Seconds spent in each step of a micro-batch, for the per-batch log line."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self._last = self.started
-        self.steps: dict[str, float] = {}
-
-    def lap(self, step: str) -> None:
-        now = time.monotonic()
-        self.steps[step] = self.steps.get(step, 0.0) + now - self._last
-        self._last = now
-
-    def describe(self) -> str:
-        return ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.steps.items())
-
-
-# A job's own work on a micro-batch's good tweets: (driver session, tweets, timer) -> figures to log.
-ProcessTweets = Callable[[Session, list[Message], "StepTimer"], dict[str, int]]
+def batch_messages(ends: dict[int, int] | None, starts: dict[int, int], max_offsets_per_trigger: int | None
+                   ) -> int:
+    """At most how many messages a micro-batch holds: those between ``starts`` (where the previous
+    micro-batch of this run ended; 0 when unknown) and the topic's ``ends`` read as it begins, and at most
+    maxOffsetsPerTrigger. Without end offsets (Kafka did not answer) maxOffsetsPerTrigger is the bound."""
+    if ends is None:
+        return max_offsets_per_trigger or ROWS_PER_CHUNK
+    messages = sum(max(0, end - starts.get(partition, 0)) for partition, end in ends.items())
+    return min(messages, max_offsets_per_trigger) if max_offsets_per_trigger else messages
 
 
 def chunk_partitions(ends: dict[int, int] | None, starts: dict[int, int], max_offsets_per_trigger: int | None) -> int:
@@ -200,12 +165,7 @@ def chunk_partitions(ends: dict[int, int] | None, starts: dict[int, int], max_of
     ordinary micro-batch is one partition: one Spark job, no shuffle. Without end offsets (Kafka did
     not answer) maxOffsetsPerTrigger is the bound.
     """
-    if ends is None:
-        return max(1, math.ceil((max_offsets_per_trigger or ROWS_PER_CHUNK) / ROWS_PER_CHUNK))
-    messages = sum(max(0, end - starts.get(partition, 0)) for partition, end in ends.items())
-    if max_offsets_per_trigger:
-        messages = min(messages, max_offsets_per_trigger)
-    return max(1, math.ceil(messages / ROWS_PER_CHUNK))
+    return max(1, math.ceil(batch_messages(ends, starts, max_offsets_per_trigger) / ROWS_PER_CHUNK))
 
 
 def micro_batch_handler(
@@ -221,8 +181,9 @@ def micro_batch_handler(
 
     ``tweet_columns`` are what the job needs of each good tweet (read_messages);
     ``process_tweets(session, tweets, timer)`` writes the job's rows for one chunk of first arrivals
-    (each id in one chunk only) with the job's driver session and returns figures to log. Progress is
-    written last, once every chunk is written, so it never runs ahead of the rows.
+    (each id in one chunk only) and returns figures to log: on the driver with the job's session, or in
+    the Spark tasks with each Python worker's own (``settings.stream_work``, streaming/tasks.py). Progress
+    is written last, once every chunk is written, so it never runs ahead of the rows.
     ``still_the_writer()`` raises when the job's lease was lost: then no micro-batch writes anything.
     """
     starts: dict[int, int] = {}  # where this run's previous micro-batch ended, per partition
@@ -239,15 +200,23 @@ def micro_batch_handler(
         partitions = chunk_partitions(ends, starts, max_offsets_per_trigger)
         summary = BatchSummary(0, 0, {})
         figures: dict[str, int] = {}
-        for chunk in read_messages(batch, tweet_columns, partitions):
+        if settings.stream_work == "executors":
+            parallelism = batch.sparkSession.sparkContext.defaultParallelism
+            partitions = task_count(batch_messages(ends, starts, max_offsets_per_trigger), parallelism)
+            for result in work_in_tasks(first_arrival_rows(batch, tweet_columns, partitions), job, settings,
+                                        process_tweets):
+                summary = summary.plus(result.summary)
+                add_figures(figures, result.figures)
+                timer.add({f"tasks {step}": seconds for step, seconds in result.steps.items()})
+                recorder.worker_pids.add(result.pid)
+            timer.lap("tasks")
+        else:
+            for chunk in read_messages(batch, tweet_columns, partitions):
+                timer.lap("read")
+                done, more = process_chunk(recorder.session, settings, job, chunk, process_tweets, timer)
+                summary = summary.plus(done)
+                add_figures(figures, more)
             timer.lap("read")
-            summary = summary.plus(summarize(chunk))
-            if write_dead_letters(recorder.session, settings, job, chunk):
-                timer.lap("dead letters")
-            good = [message for message in chunk if message.tweet is not None]
-            for name, value in process_tweets(recorder.session, good, timer).items():
-                figures[name] = figures.get(name, 0) + value
-        timer.lap("read")
         if not summary.messages:
             return
         failpoint(settings, f"{job}-before-progress")
@@ -257,8 +226,9 @@ def micro_batch_handler(
         recorder.group.commit({**{partition: 0 for partition in ends or {}}, **positions})
         timer.lap("progress")
         details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
-        log.info("%s batch %d: messages %s in %d part(s), %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
-                 f"{summary.messages:,}", partitions, details, f"{summary.dead_letters:,}",
+        log.info("%s batch %d: messages %s in %d %s, %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
+                 f"{summary.messages:,}", partitions, "task(s)" if settings.stream_work == "executors" else "part(s)",
+                 details, f"{summary.dead_letters:,}",
                  recorder.lag(positions, ends), time.monotonic() - timer.started, timer.describe())
 
     return handle

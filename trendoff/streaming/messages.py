@@ -205,15 +205,25 @@ def read_messages(batch: DataFrame, tweet_columns: dict[str, Column], partitions
     from the driver: one Spark job per partition, instead of several per micro-batch (docs/design.md).
     """
     rows = first_arrival_rows(batch, tweet_columns, partitions).toLocalIterator(prefetchPartitions=True)
+    yield from in_chunks((message_from_row(row) for row in rows), ROWS_PER_CHUNK)
+
+
+def message_from_row(row: Row) -> Message:
+    """A row of first_arrival_rows as a Message (on the driver or in a task)."""
+    return Message(
+        row.kafka_partition, row.kafka_offset, row.arrived_ms, row.reason,
+        None if row.message_key is None else bytes(row.message_key),
+        None if row.message_value is None else bytes(row.message_value), row.tweet,
+        row.key_length, row.value_length,
+    )
+
+
+def in_chunks(messages: Iterable[Message], size: int) -> Iterator[list[Message]]:
+    """``messages`` in lists of at most ``size``, so whoever reads them holds one list at a time."""
     chunk: list[Message] = []
-    for row in rows:
-        chunk.append(Message(
-            row.kafka_partition, row.kafka_offset, row.arrived_ms, row.reason,
-            None if row.message_key is None else bytes(row.message_key),
-            None if row.message_value is None else bytes(row.message_value), row.tweet,
-            row.key_length, row.value_length,
-        ))
-        if len(chunk) >= ROWS_PER_CHUNK:
+    for message in messages:
+        chunk.append(message)
+        if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
