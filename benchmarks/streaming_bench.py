@@ -14,6 +14,8 @@ Each job runs as its own process (`python -m trendoff.ingest`, `python -m trendo
 production and in docker-compose; --shared-session runs both queries in this process's one
 SparkSession instead (one JVM and one Python driver, whose GIL the two jobs then share).
 Both jobs first catch up on one warm-up tweet, so JVM start-up is not in the figures.
+The throughput step also gives each job's driver CPU (its Python process only) per 100,000 tweets; run
+once with TRENDOFF_STREAM_WORK=driver and once with =executors for the two places the work can run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import random
 import signal
 import statistics
@@ -103,6 +106,15 @@ class Job:
                 self.process.kill()
 
 
+def driver_cpu_seconds(job: Job) -> float | None:
+    """CPU seconds the job's own Python process has used (user + system; not its children: the Spark JVM
+    and, through it, the executors' Python workers). None for a query in this process."""
+    if job.process is None:
+        return None
+    fields = Path(f"/proc/{job.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def check_running(jobs: list[Job]) -> None:
     for job in jobs:
         job.check()
@@ -137,6 +149,7 @@ def throughput(
 ) -> dict[str, float]:
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True,
                          "linger.ms": 20})
+    cpu_before = {job.name: driver_cpu_seconds(job) for job in jobs}
     started = time.monotonic()
     for _ in range(tweets):
         send(producer, settings, maker.make())
@@ -144,8 +157,13 @@ def throughput(
     produced = time.monotonic() - started
     wait_for_jobs(settings, session, jobs)
     elapsed = time.monotonic() - started
-    return {"tweets": tweets, "produce_seconds": round(produced, 1), "seconds_until_caught_up":
-            round(elapsed, 1), "tweets_per_second_through_the_jobs": round(tweets / elapsed)}
+    figures: dict[str, float] = {"tweets": tweets, "produce_seconds": round(produced, 1), "seconds_until_caught_up":
+                                 round(elapsed, 1), "tweets_per_second_through_the_jobs": round(tweets / elapsed)}
+    for job in jobs:
+        before, after = cpu_before[job.name], driver_cpu_seconds(job)
+        if before is not None and after is not None:
+            figures[f"{job.name}_driver_cpu_seconds_per_100k"] = round((after - before) * 100_000 / tweets, 1)
+    return figures
 
 
 def freshness(
