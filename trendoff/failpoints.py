@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 FAILPOINTS = (
     "ingest-before-progress",  # a micro-batch's rows written, its progress not
     "speed-before-progress",
+    # In a Spark task (TRENDOFF_STREAM_WORK=executors), on its first attempt only: the Python worker dies
+    # after a chunk's rows are written, and Spark's retry of the task writes them again.
+    "ingest-task-after-writes",
+    "speed-task-after-writes",
     "batch-before-finished",  # a version's rows written, not marked finished
     "batch-before-publish",  # a version finished, not published
 )

@@ -116,3 +116,29 @@ def test_a_batch_run_killed_before_finishing_or_publishing_changes_nothing_reade
     left = cassandra_session.execute("SELECT version FROM batch_words WHERE version = %s AND bucket IN %s LIMIT 1",
                                      (unfinished[0], ValueSequence(range(BATCH_BUCKETS)))).all()
     assert left == [], "the killed run's half-written version is cleaned up"
+
+
+@pytest.mark.parametrize("job", ["ingest", "speed"])
+def test_a_python_worker_killed_in_a_task_is_retried_by_spark_and_counts_once(
+    job: str, pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
+) -> None:
+    settings = pipeline_settings.with_overrides(stream_work="executors")
+    tweets = simple_tweets(80, 40_000)
+    produce_tweets(settings, tweets)
+    if job == "speed":
+        run_until_idle(spark, settings, "ingest", tmp_path)
+    failpoint = f"{job}-task-after-writes"
+    # local[2,2]: Spark tries a failed task twice, as a cluster does (local mode's default is once).
+    env = {**os.environ, ENV_VARS["failpoints"]: failpoint, ENV_VARS["stream_work"]: "executors",
+           ENV_VARS["spark_master"]: "local[2,2]"}
+    done = subprocess.run([sys.executable, "-m", f"trendoff.{job}", "--until-idle", "--checkpoint",
+                           str(tmp_path / f"{job}-killed"), *connection_args(settings)],
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"failpoint {failpoint}" in done.stderr, "a worker was killed after writing"
+    assert "Python worker exited unexpectedly" in done.stderr or "crashed" in done.stderr, done.stderr[-3000:]
+    if job == "ingest":
+        stored = cassandra_table(spark, settings, "tweets").groupBy("id").count().collect()
+        assert sorted(row.id for row in stored) == [t["id"] for t in tweets] and {row["count"] for row in stored} == {1}
+    else:
+        assert speed_totals(spark, settings) == expected_word_counts(spark, tweets)

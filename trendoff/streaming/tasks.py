@@ -11,10 +11,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
+from pyspark import TaskContext
 from pyspark.sql import DataFrame, Row
 
 from trendoff.clients import cassandra_io
 from trendoff.clients.retries import retry_cassandra
+from trendoff.failpoints import failpoint
 from trendoff.settings import Settings
 from trendoff.streaming.chunks import ProcessTweets, StepTimer, add_figures, process_chunk
 from trendoff.streaming.messages import ROWS_PER_CHUNK, BatchSummary, in_chunks, message_from_row
@@ -68,6 +70,8 @@ def work_in_tasks(rows: DataFrame, job: str, settings: Settings, process_tweets:
                 session, settings, job, c, process_tweets, timer))
             summary = summary.plus(done)
             add_figures(figures, more)
+            if TaskContext.get().attemptNumber() == 0:
+                failpoint(settings, f"{job}-task-after-writes")
         yield TaskResult(os.getpid(), summary, figures, timer.steps)
 
     return rows.rdd.mapPartitions(work).collect()
