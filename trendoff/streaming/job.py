@@ -100,7 +100,8 @@ class ProgressRecorder:
         self.table = progress.PROGRESS_TABLES[job]
         self.group = kafka_offsets.JobGroup(settings, job, settings.keyspace, settings.topic)
         self.topic_id: str | None = None  # the incarnation of the topic the offsets belong to (job_state)
-        self.worker_pids: set[int] = set()  # the Python workers whose tasks did the writes (executors)
+        # The Python workers whose tasks wrote the last micro-batch that had messages (executors).
+        self.worker_pids: set[int] = set()
         self._session: Session | None = None
 
     @property
@@ -200,6 +201,7 @@ def micro_batch_handler(
         partitions = chunk_partitions(ends, starts, max_offsets_per_trigger)
         summary = BatchSummary(0, 0, {})
         figures: dict[str, int] = {}
+        pids: set[int] = set()
         if settings.stream_work == "executors":
             parallelism = batch.sparkSession.sparkContext.defaultParallelism
             partitions = task_count(batch_messages(ends, starts, max_offsets_per_trigger), parallelism)
@@ -208,7 +210,7 @@ def micro_batch_handler(
                 summary = summary.plus(result.summary)
                 add_figures(figures, result.figures)
                 timer.add({f"tasks {step}": seconds for step, seconds in result.steps.items()})
-                recorder.worker_pids.add(result.pid)
+                pids.add(result.pid)
             timer.lap("tasks")
         else:
             for chunk in read_messages(batch, tweet_columns, partitions):
@@ -219,6 +221,7 @@ def micro_batch_handler(
             timer.lap("read")
         if not summary.messages:
             return
+        recorder.worker_pids = pids
         failpoint(settings, f"{job}-before-progress")
         starts.update(summary.next_offsets)
         positions = recorder.record(summary.next_offsets)
