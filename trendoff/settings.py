@@ -158,7 +158,6 @@ class Settings:
     cassandra_cert_file: Path | None = setting("TRENDOFF_CASSANDRA_CERT_FILE", as_path, None)
     cassandra_key_file: Path | None = setting("TRENDOFF_CASSANDRA_KEY_FILE", as_path, None)
 
-
     @property
     def kafka_external(self) -> bool:
         return bool(self.kafka_bootstrap)
