@@ -23,6 +23,7 @@ from trendoff.entry import command_parser
 from trendoff.errors import TrendoffError
 from trendoff.settings import Settings
 from trendoff.streaming import progress, retention
+from trendoff.times import as_utc
 from trendoff.views.published import read_published
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,12 @@ def _age_seconds(moment: dt.datetime | None, now: dt.datetime) -> float | None:
     return round((now - moment).total_seconds(), 3) if moment else None
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    # The driver returns naive datetimes that are UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment else None
-
-
 def _job_status(session: Session, settings: Settings, job: str, ends: dict[int, int] | None,
                 now: dt.datetime, topic_id: str | None) -> dict[str, Any]:
     rows = list(session.execute(
         f"SELECT kafka_partition, next_offset, updated_at FROM {settings.keyspace}.{progress.PROGRESS_TABLES[job]} "
         "WHERE topic = %s", (settings.topic,)))
-    last = max((_utc(row.updated_at) for row in rows if row.updated_at), default=None)
+    last = max((as_utc(row.updated_at) for row in rows if row.updated_at), default=None)
     answer: dict[str, Any] = {"consumer_group": kafka_offsets.consumer_group(job, settings.keyspace, settings.topic),
                               "last_batch_at": _iso(last), "last_batch_age_seconds": _age_seconds(last, now)}
     if ends is None:  # Kafka unreachable: no end offsets, so no lag

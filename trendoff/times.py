@@ -34,6 +34,12 @@ def from_epoch_ms(millis: int) -> dt.datetime:
     return EPOCH + dt.timedelta(milliseconds=millis)
 
 
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """A datetime read back from Cassandra (the driver returns naive UTC) made aware, so it is never taken
+    for local time; an aware one as it is."""
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 def floor_to_minute(moment: dt.datetime) -> dt.datetime:
     return moment.replace(second=0, microsecond=0)
 

@@ -29,13 +29,14 @@ VOCABULARY = ["vote", "jobs", "america", "climate", "health", "people", "rally",
 TWEETS = {"users": USERS, "vocabulary": VOCABULARY, "retweet_share": 0.1}
 
 
-def run_both_in_tasks(spark: SparkSession, settings: Settings, checkpoints: Path) -> set[int]:
-    """ingest then speed over everything on the topic; the pids of the Python workers that wrote."""
-    pids: set[int] = set()
+def run_both_in_tasks(spark: SparkSession, settings: Settings, checkpoints: Path) -> dict[str, set[int]]:
+    """ingest then speed over everything on the topic; per job, the pids of the Python workers that wrote
+    its last micro-batch."""
+    pids: dict[str, set[int]] = {}
     for build, name in ((ingest_job, "ingest"), (speed_job, "speed")):
         job = build(spark, settings, StreamOptions(until_idle=True, checkpoint=checkpoints / name, timeout_seconds=300))
         job.run()
-        pids |= job.recorder.worker_pids
+        pids[name] = job.recorder.worker_pids
     return pids
 
 
@@ -55,7 +56,7 @@ def test_the_tasks_do_the_writes_and_every_tweet_counts_once(
     first = random_tweets(5_000, seed=11, first_id=100_000, **TWEETS)
     produce_tweets(settings, first, poison=[b"\x00\x01not avro at all", b""])
     produce_tweets(settings, first[:200], partition=1)  # copies of ids, most of them in another partition
-    pids = run_both_in_tasks(spark, settings, tmp_path)
+    pids = set().union(*run_both_in_tasks(spark, settings, tmp_path).values())
     assert pids and os.getpid() not in pids, "the writes ran in the executors' Python workers"
     assert len(pids) >= 2, f"both tasks of local[2] wrote: {pids}"
     assert_exact(spark, settings, first)
@@ -75,8 +76,8 @@ def test_a_small_micro_batch_is_one_task_and_the_driver_path_writes_the_same(
     tweets = random_tweets(60, seed=13, first_id=300_000, **TWEETS)
     produce_tweets(pipeline_settings, tweets)
     in_tasks = pipeline_settings.with_overrides(stream_work="executors")
-    pids = run_both_in_tasks(spark, in_tasks, tmp_path)
-    assert len(pids) >= 1 and os.getpid() not in pids
+    for job, pids in run_both_in_tasks(spark, in_tasks, tmp_path).items():
+        assert len(pids) == 1 and os.getpid() not in pids, f"{job}: one task, one worker: {pids}"
     assert_exact(spark, in_tasks, tweets)
     # The driver's own path over the same topic from scratch (its own checkpoints): the same rows again.
     for job in ("ingest", "speed"):

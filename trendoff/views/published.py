@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 from cassandra.query import PreparedStatement
 
+from trendoff.times import as_utc
+
 # The view_name of the words view in batch_published / batch_versions (the only batch view so far).
 WORDS_VIEW = "words"
 
@@ -43,11 +45,7 @@ def read_published(session: Session, keyspace: str | None, prepared: PreparedSta
         return Published(None, None)
     # By position: serving's sessions may hand back plain tuples instead of named rows.
     version, cutoff, published_at = row[0], row[1], row[2]
-    return Published(version, _aware(cutoff), _aware(published_at))
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+    return Published(version, as_utc(cutoff), as_utc(published_at))
 
 
 def speed_expiry_warning(cutoff: dt.datetime | None, now: dt.datetime, ttl_seconds: float,
