@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from trendoff.config import load_settings
@@ -69,6 +70,22 @@ def fetch_jars(settings: Settings, parts: tuple[str, ...] = JVM_PARTS) -> dict[s
     return timings
 
 
+def executor_requirements() -> list[str]:
+    """trendoff's requirements as installed, but pyspark and the extras: what an executor's Python worker
+    imports beyond the pyspark of its node's Spark (which puts its own on the worker's path)."""
+    from packaging.requirements import Requirement
+
+    wanted = []
+    for line in metadata.requires("trendoff") or []:
+        requirement = Requirement(line)
+        if requirement.name.lower() == "pyspark":
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue  # an extra's (the tests'), or for another platform
+        wanted.append(str(requirement))
+    return wanted
+
+
 def main(argv: Sequence[str]) -> int:
     parser = command_parser("trendoff setup", "Fetch the Kafka, Cassandra and Spark connector jars from Maven Central "
                             "into .jvm/ (idempotent: a part whose pom has not changed is skipped).")
@@ -76,7 +93,13 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--print-spark-jars", action="store_true",
                         help="fetch the Spark connector jars if needed, then print them as the comma-separated "
                              "list `spark-submit --jars` takes (for clusters without Maven access)")
+    parser.add_argument("--print-executor-requirements", action="store_true",
+                        help="print trendoff's requirements but pyspark, for the Python environment shipped "
+                             "to the executors (see the README's cluster section)")
     args = parser.parse_args(argv)
+    if args.print_executor_requirements:
+        print(" ".join(executor_requirements()))
+        return 0
     if args.print_spark_jars:
         from trendoff.clients.jars import spark_connector_jars
 

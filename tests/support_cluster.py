@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import PROJECT_ROOT, free_port, wait_until
+from trendoff.streaming.tasks import WRITE_TASKS
 
 VENV_BIN = Path(sys.executable).parent  # spark-class, spark-submit, trendoff and pip of the test's environment
 README = PROJECT_ROOT / "README.md"
@@ -87,6 +88,23 @@ def python_driver(process: subprocess.Popen[bytes], script: str) -> int | None:
     return None
 
 
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)
+
+
+def write_task_executors(ui_url: str) -> tuple[str, set[str]]:
+    """The executors that ran a streaming job's write tasks (the stages of the jobs described as
+    streaming/tasks.py's WRITE_TASKS that wrote no shuffle: the ones that ran the work, not the read before
+    the shuffle), as the driver's own Spark UI reports them (its REST API); with the application's id."""
+    app = get_json(f"{ui_url}/api/v1/applications")[0]["id"]
+    executors = set()
+    for stage in get_json(f"{ui_url}/api/v1/applications/{app}/stages?status=complete&details=true"):
+        if WRITE_TASKS in stage.get("description", "") and not stage["shuffleWriteBytes"]:
+            executors |= {task["executorId"] for task in stage.get("tasks", {}).values() if task["status"] == "SUCCESS"}
+    return app, executors
+
+
 @dataclass
 class StandaloneCluster:
     """A running master and its workers; ``stop`` ends them (workers kill their executors as they go)."""
@@ -105,6 +123,12 @@ class StandaloneCluster:
     def executor_apps(self, worker: int) -> set[str]:
         """Ids of the applications that ran an executor on ``worker`` (each leaves app-*/<executor>/stderr)."""
         return {path.parent.parent.name for path in self.worker_dirs[worker].glob("app-*/*/stderr")}
+
+    def worker_of(self, app: str, executor: str) -> int:
+        """Which worker ran ``executor`` of ``app`` (its folder app-*/<executor> is in that worker's work dir)."""
+        found = [n for n, work_dir in enumerate(self.worker_dirs) if (work_dir / app / executor).is_dir()]
+        assert len(found) == 1, f"executor {executor} of {app} is in the work dirs of workers {found}"
+        return found[0]
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # workers first, then the master
@@ -157,6 +181,7 @@ class ClusterRecipe:
     job for a cluster without Maven access (the ``--jars`` form)."""
 
     build: str
+    pack: str  # the executors' Python environment, packed to ship with ingest and speed
     prepare: list[str]
     variables: list[str]
     produce: str
@@ -184,7 +209,8 @@ def cluster_recipe(readme: Path = README) -> ClusterRecipe:
         if line.startswith("spark-submit") and "--jars" in line and job:
             submits[job.group(1)] = line
     return ClusterRecipe(
-        build=only("pip wheel"), prepare=[line for line in lines if line.startswith("trendoff ")],
+        build=only("pip wheel"), pack=only("python -m venv"),
+        prepare=[line for line in lines if line.startswith("trendoff ")],
         variables=[line for line in lines if re.match(r"^[A-Z_]+=", line)],
         produce=only("python -m trendoff.producer"), serve=only("python -m trendoff.serving"), submits=submits)
 

@@ -3,8 +3,10 @@ each) on loopback, started from pyspark's own jars; the zip built and the jobs s
 lines of README.md's "Running on a cluster" (tests/support_cluster.py reads them from it).
 
 ingest, speed, batch and csv_loader run through `spark-submit --master spark://...`, the streaming ones
-until they have caught up and then stopped with SIGTERM; serving's counts equal the oracle over the raw
-tweets, and both workers ran executors of every application.
+until they have caught up and then stopped with SIGTERM; ingest and speed do their micro-batches' writes in
+the executors (TRENDOFF_STREAM_WORK=executors) with the Python environment the recipe packs and ships.
+Serving's counts equal the oracle over the raw tweets, both workers ran executors of every application, and
+both ran write tasks of ingest and of speed (the drivers' Spark UI says which executor ran which task).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tarfile
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.support import PROJECT_ROOT, expected_word_counts, random_tweets, wait_until
+from tests.support import PROJECT_ROOT, expected_word_counts, free_port, random_tweets, wait_until
 from tests.support_cluster import (
     NOT_COPIED,
     ClusterRecipe,
@@ -37,6 +40,7 @@ from tests.support_cluster import (
     shell_line,
     start_cluster,
     stop_group,
+    write_task_executors,
 )
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.views import ViewReader
@@ -81,7 +85,7 @@ class Recipe:
     """The README's cluster commands, run in a copy of the checkout with the test's services and cluster."""
 
     def __init__(self, recipe: ClusterRecipe, settings: Settings, cluster: StandaloneCluster, folder: Path) -> None:
-        self.recipe, self.settings = recipe, settings
+        self.recipe, self.settings, self.cluster = recipe, settings, cluster
         self.checkout = folder / "checkout"
         # A copy, so the build leaves the developer's checkout alone and no older wheel is in dist/.
         shutil.copytree(PROJECT_ROOT, self.checkout, ignore=shutil.ignore_patterns(*NOT_COPIED))
@@ -92,7 +96,12 @@ class Recipe:
         # make each batch run a few hundred tasks of a few rows each on these two cores.
         spark_conf = folder / "spark-conf"
         spark_conf.mkdir()
-        (spark_conf / "spark-defaults.conf").write_text("spark.sql.shuffle.partitions 4\n", encoding="utf-8")
+        # A known port for the drivers' UI (one job runs at a time), whose REST API says where tasks ran; no
+        # locality wait, so a micro-batch's two write tasks start at once on the two executors' one core each.
+        self.ui_url = f"http://127.0.0.1:{free_port()}"
+        (spark_conf / "spark-defaults.conf").write_text(
+            f"spark.sql.shuffle.partitions 4\nspark.ui.port {self.ui_url.rsplit(':', 1)[1]}\n"
+            "spark.locality.wait 0\n", encoding="utf-8")
         # What the README's `export` lines set, for this test's services; the jars already downloaded.
         self.env = activated_env({
             ENV_VARS["kafka_bootstrap"]: settings.bootstrap_servers,
@@ -100,8 +109,9 @@ class Recipe:
             ENV_VARS["cassandra_port"]: str(settings.cassandra_port),
             ENV_VARS["keyspace"]: settings.keyspace, ENV_VARS["topic"]: settings.topic,
             ENV_VARS["data_dir"]: str(folder / "run"), ENV_VARS["jvm_dir"]: str(settings.downloads_dir),
-            "SPARK_CONF_DIR": str(spark_conf),
+            ENV_VARS["stream_work"]: "executors", "SPARK_CONF_DIR": str(spark_conf),
         })
+        self.write_workers: dict[str, set[int]] = {}  # job -> the workers that ran its write tasks
         self.substitutions = {MASTER_IN_README: cluster.master_url}
 
     def _log(self, name: str) -> Path:
@@ -132,6 +142,8 @@ class Recipe:
                                     self.settings.topic).total == 0
 
             wait_until(caught_up, timeout_seconds, f"{job} on the cluster to catch up", interval_seconds=1.0)
+            app, executors = write_task_executors(self.ui_url)
+            self.write_workers.setdefault(job, set()).update(self.cluster.worker_of(app, e) for e in executors)
             driver = wait_until(lambda: python_driver(process, f"{job}/__main__.py"), 30, f"{job}'s Python driver")
             os.kill(driver, signal.SIGTERM)
             code = process.wait(120)
@@ -158,9 +170,13 @@ def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
     recipe = Recipe(cluster_recipe(), settings, cluster, tmp_path)
     assert sorted(recipe.recipe.submits) == ["batch", "csv_loader", "ingest", "speed"]
     first, second, history = (random_tweets(count, seed=seed, first_id=seed * 10_000, **TWEETS)
-                              for count, seed in ((120, 1), (80, 2), (60, 3)))
+                              for count, seed in ((120, 1), (5_000, 2), (60, 3)))
 
     recipe.run(recipe.recipe.build, "build")
+    recipe.run(recipe.recipe.pack, "pack")
+    with tarfile.open(recipe.checkout / "dist" / "env.tar.gz") as packed:
+        top = {name.split("/")[3] for name in packed.getnames() if name.count("/") > 3 and "/site-packages/" in name}
+    assert {"cassandra", "confluent_kafka", "tenacity"} <= top and "pyspark" not in top, sorted(top)
     with zipfile.ZipFile(recipe.checkout / "dist" / "trendoff.zip") as built:
         names = set(built.namelist())
     assert {"trendoff/ingest/job.py", "trendoff/speed/job.py", "trendoff/batch/job.py", "trendoff/csv_loader/job.py",
@@ -191,6 +207,8 @@ def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
     want = rank_mutual(expected["barackobama"], expected["realdonaldtrump"])
     assert answer["top"] == [{"word": m.word, "counts": [m.count_a, m.count_b]} for m in want]
 
+    # The micro-batches of more than 4,000 messages ran in two tasks: one on each worker.
+    assert recipe.write_workers == {"ingest": {0, 1}, "speed": {0, 1}}
     # Every submit ran on the cluster, and each application had an executor on both workers.
     apps = cluster.state()["completedapps"]
     assert sorted(app["name"] for app in apps) == APPS and {app["state"] for app in apps} == {"FINISHED"}

@@ -26,6 +26,9 @@ from trendoff.streaming.messages import ROWS_PER_CHUNK, BatchSummary, in_chunks,
 _WORKER_SESSIONS: dict[Settings, Session] = {}
 # A micro-batch smaller than this per task is not spread over more tasks: a shuffle costs more than it saves.
 MIN_ROWS_PER_TASK = 2_000
+# Added to the Spark job's description (the UI's jobs and stages, their REST API): a micro-batch's work in
+# the tasks is otherwise named after py4j's callback frame, like every job started inside foreachBatch.
+WRITE_TASKS = "trendoff write tasks"
 
 
 def worker_session(settings: Settings) -> Session:
@@ -74,4 +77,10 @@ def work_in_tasks(rows: DataFrame, job: str, settings: Settings, process_tweets:
                 failpoint(settings, f"{job}-task-after-writes")
         yield TaskResult(os.getpid(), summary, figures, timer.steps)
 
-    return rows.rdd.mapPartitions(work).collect()
+    context = rows.sparkSession.sparkContext
+    described = context.getLocalProperty("spark.job.description")  # the micro-batch's (query id, batch id)
+    context.setJobDescription(f"{described}: {WRITE_TASKS} of {job}" if described else f"{WRITE_TASKS} of {job}")
+    try:
+        return rows.rdd.mapPartitions(work).collect()
+    finally:
+        context.setJobDescription(described)  # back as it was (None removes it)
