@@ -14,8 +14,9 @@ Each job runs as its own process (`python -m trendoff.ingest`, `python -m trendo
 production and in docker-compose; --shared-session runs both queries in this process's one
 SparkSession instead (one JVM and one Python driver, whose GIL the two jobs then share).
 Both jobs first catch up on one warm-up tweet, so JVM start-up is not in the figures.
-The throughput step also gives each job's driver CPU (its Python process only) per 100,000 tweets; run
-once with TRENDOFF_STREAM_WORK=driver and once with =executors for the two places the work can run.
+The throughput step also gives each job's driver CPU (its Python process only) per 100,000 tweets (the
+writes run in the Spark tasks' Python workers, which are not the driver). For a before/after figure, run
+the same command in a worktree of the older commit against the same stack.
 """
 
 from __future__ import annotations

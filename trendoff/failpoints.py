@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 FAILPOINTS = (
     "ingest-before-progress",  # a micro-batch's rows written, its progress not
     "speed-before-progress",
-    # In a Spark task (TRENDOFF_STREAM_WORK=executors), on its first attempt only: the Python worker dies
+    # In a Spark task, on its first attempt only: the Python worker dies
     # after a chunk's rows are written, and Spark's retry of the task writes them again.
     "ingest-task-after-writes",
     "speed-task-after-writes",

@@ -67,16 +67,6 @@ def as_duration_seconds(raw: str) -> float:
         raise ValueError(error.message) from None
 
 
-STREAM_WORK_PLACES = ("driver", "executors")
-
-
-def as_stream_work(raw: str) -> str:
-    place = raw.strip().lower()
-    if place not in STREAM_WORK_PLACES:
-        raise ValueError(f"use one of {', '.join(STREAM_WORK_PLACES)}")
-    return place
-
-
 def setting(variable: str, parse: Callable[[str], object], default: object = dataclasses.MISSING, *,
             default_factory: Callable[[], object] | Any = dataclasses.MISSING, secret: bool = False) -> Any:
     """A field of :class:`Settings` with its environment variable and parser beside it. A secret one is
@@ -135,9 +125,6 @@ class Settings:
     # How long speed rows live (a duration: 2d). Batch must publish more often than this, or the speed
     # minutes after its T expire before a newer T covers them.
     speed_ttl_seconds: float = setting("TRENDOFF_SPEED_TTL", as_duration_seconds, 2 * 24 * 3600.0)
-    # Where ingest and speed do a micro-batch's lookups and writes: in the driver process, or in the Spark
-    # tasks (each Python worker with its own Cassandra session; streaming/tasks.py).
-    stream_work: str = setting("TRENDOFF_STREAM_WORK", as_stream_work, "driver")
     # Fault tests only (trendoff/failpoints.py): places where the process kills itself. Never set it.
     failpoints: str = setting("TRENDOFF_FAILPOINTS", as_str, "")
     # Kafka client security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; SASL with PLAIN or SCRAM-SHA-256/512.

@@ -4,7 +4,7 @@ lines of README.md's "Running on a cluster" (tests/support_cluster.py reads them
 
 ingest, speed, batch and csv_loader run through `spark-submit --master spark://...`, the streaming ones
 until they have caught up and then stopped with SIGTERM; ingest and speed do their micro-batches' writes in
-the executors (TRENDOFF_STREAM_WORK=executors) with the Python environment the recipe packs and ships.
+the executors, with the Python environment the recipe packs and ships.
 Serving's counts equal the oracle over the raw tweets, both workers ran executors of every application, and
 both ran write tasks of ingest and of speed (the drivers' Spark UI says which executor ran which task).
 """
@@ -109,7 +109,7 @@ class Recipe:
             ENV_VARS["cassandra_port"]: str(settings.cassandra_port),
             ENV_VARS["keyspace"]: settings.keyspace, ENV_VARS["topic"]: settings.topic,
             ENV_VARS["data_dir"]: str(folder / "run"), ENV_VARS["jvm_dir"]: str(settings.downloads_dir),
-            ENV_VARS["stream_work"]: "executors", "SPARK_CONF_DIR": str(spark_conf),
+            "SPARK_CONF_DIR": str(spark_conf),
         })
         self.write_workers: dict[str, set[int]] = {}  # job -> the workers that ran its write tasks
         self.substitutions = {MASTER_IN_README: cluster.master_url}

@@ -122,15 +122,14 @@ def test_a_batch_run_killed_before_finishing_or_publishing_changes_nothing_reade
 def test_a_python_worker_killed_in_a_task_is_retried_by_spark_and_counts_once(
     job: str, pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
-    settings = pipeline_settings.with_overrides(stream_work="executors")
+    settings = pipeline_settings
     tweets = simple_tweets(80, 40_000)
     produce_tweets(settings, tweets)
     if job == "speed":
         run_until_idle(spark, settings, "ingest", tmp_path)
     failpoint = f"{job}-task-after-writes"
     # local[2,2]: Spark tries a failed task twice, as a cluster does (local mode's default is once).
-    env = {**os.environ, ENV_VARS["failpoints"]: failpoint, ENV_VARS["stream_work"]: "executors",
-           ENV_VARS["spark_master"]: "local[2,2]"}
+    env = {**os.environ, ENV_VARS["failpoints"]: failpoint, ENV_VARS["spark_master"]: "local[2,2]"}
     done = subprocess.run([sys.executable, "-m", f"trendoff.{job}", "--until-idle", "--checkpoint",
                            str(tmp_path / f"{job}-killed"), *connection_args(settings)],
                           env=env, capture_output=True, text=True, timeout=600, check=False)

@@ -1,6 +1,6 @@
-"""ingest and speed with TRENDOFF_STREAM_WORK=executors: a micro-batch's lookups and writes run in the Spark
-tasks' Python workers, not in the driver, and every tweet still lands and counts once (copies of an id in
-two partitions, a replay, poison, a batch run in the middle)."""
+"""ingest and speed do a micro-batch's lookups and writes in the Spark tasks' Python workers, not in the
+driver, and every tweet still lands and counts once (copies of an id in two partitions, a replay, poison, a
+batch run in the middle)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from tests.support import (
     expected_word_counts,
     produce_tweets,
     random_tweets,
-    run_until_idle,
 )
 from trendoff.batch.job import run_batch
 from trendoff.ingest.job import build_job as ingest_job
@@ -51,7 +50,7 @@ def assert_exact(spark: SparkSession, settings: Settings, tweets: list[dict[str,
 def test_the_tasks_do_the_writes_and_every_tweet_counts_once(
     pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
 ) -> None:
-    settings = pipeline_settings.with_overrides(stream_work="executors")
+    settings = pipeline_settings
     # Enough for one micro-batch to be shared by both of local[2]'s tasks (streaming/tasks.py).
     first = random_tweets(5_000, seed=11, first_id=100_000, **TWEETS)
     produce_tweets(settings, first, poison=[b"\x00\x01not avro at all", b""])
@@ -70,16 +69,9 @@ def test_the_tasks_do_the_writes_and_every_tweet_counts_once(
     assert_exact(spark, settings, first + second)
 
 
-def test_a_small_micro_batch_is_one_task_and_the_driver_path_writes_the_same(
-    pipeline_settings: Settings, spark: SparkSession, tmp_path: Path
-) -> None:
+def test_a_small_micro_batch_is_one_task(pipeline_settings: Settings, spark: SparkSession, tmp_path: Path) -> None:
     tweets = random_tweets(60, seed=13, first_id=300_000, **TWEETS)
     produce_tweets(pipeline_settings, tweets)
-    in_tasks = pipeline_settings.with_overrides(stream_work="executors")
-    for job, pids in run_both_in_tasks(spark, in_tasks, tmp_path).items():
+    for job, pids in run_both_in_tasks(spark, pipeline_settings, tmp_path).items():
         assert len(pids) == 1 and os.getpid() not in pids, f"{job}: one task, one worker: {pids}"
-    assert_exact(spark, in_tasks, tweets)
-    # The driver's own path over the same topic from scratch (its own checkpoints): the same rows again.
-    for job in ("ingest", "speed"):
-        run_until_idle(spark, pipeline_settings, job, tmp_path / "driver", reset=True)
     assert_exact(spark, pipeline_settings, tweets)

@@ -183,7 +183,7 @@ def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
     later = {**earlier, "user": "erin", "text": "bravo words second", "retweet_count": 2}
     produce_tweets(settings, [*filler, earlier], partition=0)
     produce_tweets(settings, [later], partition=1)
-    caplog.set_level(logging.INFO, logger="trendoff.speed.job")
+    caplog.set_level(logging.INFO, logger="trendoff.streaming.job")  # the micro-batches' log lines
     for job in ("ingest", "speed"):
         run_until_idle(spark, settings, job, tmp_path, max_offsets_per_trigger=5)
 
@@ -196,7 +196,7 @@ def test_an_earlier_copy_read_after_a_later_one_wins_in_both_jobs(
     assert (seen.kafka_partition, seen.kafka_offset, seen.arrival_minute) == (0, 20, row.arrived_at.replace(
         second=0, microsecond=0))
     assert speed_totals(spark, settings) == expected_word_counts(spark, [*filler, earlier])
-    assert "moved the counts of 1 tweets" in caplog.text, "speed met the later copy first and moved its count"
+    assert "tweets moved to an earlier copy 1" in caplog.text, "speed met the later copy first and moved its count"
 
 
 def test_the_command_line_counts_retweets_on_request_and_a_reset_replay_adds_nothing(

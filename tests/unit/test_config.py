@@ -117,7 +117,6 @@ def test_a_keyspace_flag_is_checked_like_the_variable() -> None:
     ("TRENDOFF_CASSANDRA_CONSISTENCY", "strong", "one of ONE, TWO"),
     ("TRENDOFF_SPEED_TTL", "172800", "not a duration"),
     ("TRENDOFF_SPEED_TTL", "30s", "at least 1m"),
-    ("TRENDOFF_STREAM_WORK", "workers", "TRENDOFF_STREAM_WORK='workers' is not valid: use one of driver, executors"),
 ])
 def test_bad_consistency_and_ttl_settings_are_one_line_errors(variable: str, raw: str, words: str) -> None:
     with pytest.raises(TrendoffError) as refused:

@@ -58,8 +58,6 @@ def test_each_variable_reaches_its_setting_with_the_fields_type(name: str, tmp_p
         raw, expected = "quorum", "QUORUM"
     elif name == "speed_ttl_seconds":  # a duration
         raw, expected = "3h", 10800.0
-    elif name == "stream_work":  # a place, in any case
-        raw, expected = "Executors", "executors"
     elif name == "x_api_base":  # an https address (test_config has the refusals)
         raw = expected = "https://x.example"
     else:

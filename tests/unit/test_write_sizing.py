@@ -1,10 +1,13 @@
 """Writes sized by bytes, never by a row count alone (issue 11): how rows are cut into unlogged batches,
-how a row's size is estimated, and how many parts a micro-batch is read in (cases written out by hand)."""
+how a row's size is estimated, and how many tasks a micro-batch is shared by (cases written out by hand),
+and which Cassandra sessions a task's Python worker keeps."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from types import SimpleNamespace
 
+import pytest
 from cassandra.query import UNSET_VALUE
 
 from trendoff.clients.cassandra_writes import (
@@ -14,7 +17,10 @@ from trendoff.clients.cassandra_writes import (
     plan_batches,
     statement_bytes,
 )
-from trendoff.streaming.job import batch_messages, chunk_partitions
+from trendoff.settings import Settings
+from trendoff.streaming import tasks
+from trendoff.streaming.job import batch_messages
+from trendoff.streaming.messages import ROWS_PER_CHUNK
 from trendoff.streaming.tasks import task_count
 
 KIB = 1024
@@ -55,24 +61,16 @@ def test_a_statement_is_estimated_from_its_serialized_values() -> None:
     assert statement_bytes(bound) == ROW_OVERHEAD_BYTES + (VALUE_OVERHEAD_BYTES + 8) + (VALUE_OVERHEAD_BYTES + 5_000)
 
 
-def test_an_ordinary_micro_batch_is_read_in_one_part() -> None:
+def test_a_micro_batch_is_sized_by_the_offsets_since_the_previous_one_up_to_max_offsets() -> None:
     # 4 partitions, 300 new messages since the previous micro-batch of this run.
-    assert chunk_partitions({0: 1_100, 1: 1_000, 2: 1_000, 3: 1_000}, {0: 1_000, 1: 900, 2: 950, 3: 950}, 50_000) == 1
-
-
-def test_a_large_micro_batch_is_read_in_parts_of_about_a_chunk() -> None:
-    # 50,000 messages in the micro-batch: 50 parts of about ROWS_PER_CHUNK (1,000).
-    assert chunk_partitions({0: 12_500, 1: 12_500, 2: 12_500, 3: 12_500}, {}, 50_000) == 50
-
-
-def test_the_first_micro_batch_of_a_run_is_bounded_by_max_offsets() -> None:
+    assert batch_messages({0: 1_100, 1: 1_000, 2: 1_000, 3: 1_000}, {0: 1_000, 1: 900, 2: 950, 3: 950}, 50_000) == 300
     # Nothing known about where it starts: everything on the topic counts, up to maxOffsetsPerTrigger.
-    assert chunk_partitions({0: 4_000_000}, {}, 50_000) == 50
-    assert chunk_partitions({0: 2_500}, {}, None) == 3
-    assert chunk_partitions({0: 0, 1: 0}, {}, 50_000) == 1
-    # Kafka did not answer the end offsets: the micro-batch is at most maxOffsetsPerTrigger.
-    assert chunk_partitions(None, {0: 5}, 50_000) == 50
-    assert chunk_partitions(None, {}, None) == 1
+    assert batch_messages({0: 4_000_000}, {}, 50_000) == 50_000
+    assert batch_messages({0: 2_500}, {}, None) == 2_500
+    assert batch_messages({0: 0, 1: 0}, {}, 50_000) == 0
+    # Kafka did not answer the end offsets: the micro-batch is at most maxOffsetsPerTrigger (or a chunk).
+    assert batch_messages(None, {0: 5}, 50_000) == 50_000
+    assert batch_messages(None, {}, None) == ROWS_PER_CHUNK
 
 
 def test_a_micro_batch_in_the_tasks_is_shared_only_when_each_task_gets_enough() -> None:
@@ -84,3 +82,23 @@ def test_a_micro_batch_in_the_tasks_is_shared_only_when_each_task_gets_enough() 
     # A backlog is bounded by maxOffsetsPerTrigger, then spread over every core.
     assert task_count(batch_messages({0: 4_000_000}, {}, 50_000), parallelism=8) == 8
     assert task_count(batch_messages({0: 0}, {}, 50_000), parallelism=8) == 1
+
+
+def test_a_python_worker_keeps_the_sessions_it_used_last_and_closes_the_older(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+
+    def connect(settings: Settings) -> SimpleNamespace:  # no Cassandra here: the cache's own bookkeeping
+        return SimpleNamespace(is_shutdown=False, keyspace=settings.keyspace,
+                               cluster=SimpleNamespace(shutdown=lambda: closed.append(settings.keyspace)))
+
+    monkeypatch.setattr(tasks.cassandra_io, "connect", connect)
+    monkeypatch.setattr(tasks, "_WORKER_SESSIONS", OrderedDict())
+    monkeypatch.setattr(tasks, "worker_logging", lambda _settings: None)  # pytest's process keeps its logging
+    first = tasks.worker_session(Settings(keyspace="k0"))
+    assert tasks.worker_session(Settings(keyspace="k0")) is first  # reused across tasks and micro-batches
+    for n in range(1, tasks.WORKER_SESSIONS_KEPT + 1):
+        tasks.worker_session(Settings(keyspace=f"k{n}"))
+    assert closed == ["k0"] and len(tasks._WORKER_SESSIONS) == tasks.WORKER_SESSIONS_KEPT
+    tasks.worker_session(Settings(keyspace="k1"))  # used again: now the newest
+    tasks.worker_session(Settings(keyspace="k9"))
+    assert closed == ["k0", "k2"]

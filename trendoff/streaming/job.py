@@ -26,7 +26,7 @@ from trendoff.errors import TrendoffError
 from trendoff.failpoints import failpoint
 from trendoff.settings import Settings
 from trendoff.streaming import job_state, progress
-from trendoff.streaming.chunks import ProcessTweets, StepTimer, add_figures, process_chunk
+from trendoff.streaming.chunks import ProcessTweets, StepTimer, add_figures
 from trendoff.streaming.failures import known_failure
 from trendoff.streaming.messages import (
     ROWS_PER_CHUNK,
@@ -34,14 +34,14 @@ from trendoff.streaming.messages import (
     first_arrival_rows,
     kafka_stream,
     limit_avro_strings,
-    read_messages,
 )
 from trendoff.streaming.tasks import task_count, work_in_tasks
 from trendoff.times import DURATION_HELP, duration_type
 
 log = logging.getLogger(__name__)
 
-# A micro-batch is brought to the driver, so even a long backlog is read in bounded steps.
+# A long backlog is read in bounded micro-batches: each commits its progress, and a retry of one (a task's
+# or the whole micro-batch's) repeats at most this much work.
 DEFAULT_MAX_OFFSETS_PER_TRIGGER = 50_000
 
 
@@ -157,18 +157,6 @@ def batch_messages(ends: dict[int, int] | None, starts: dict[int, int], max_offs
     return min(messages, max_offsets_per_trigger) if max_offsets_per_trigger else messages
 
 
-def chunk_partitions(ends: dict[int, int] | None, starts: dict[int, int], max_offsets_per_trigger: int | None) -> int:
-    """How many partitions the driver reads a micro-batch in, so each is about ROWS_PER_CHUNK messages.
-
-    The micro-batch holds at most the messages between ``starts`` (where the previous micro-batch of
-    this run ended; 0 when unknown) and the topic's ``ends`` read as it begins, and at most
-    maxOffsetsPerTrigger: an upper bound, so a partition never holds much more than a chunk. An
-    ordinary micro-batch is one partition: one Spark job, no shuffle. Without end offsets (Kafka did
-    not answer) maxOffsetsPerTrigger is the bound.
-    """
-    return max(1, math.ceil(batch_messages(ends, starts, max_offsets_per_trigger) / ROWS_PER_CHUNK))
-
-
 def micro_batch_handler(
     job: str,
     settings: Settings,
@@ -180,11 +168,12 @@ def micro_batch_handler(
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function both jobs run: read in chunks, dead letters, the job's own work, progress.
 
-    ``tweet_columns`` are what the job needs of each good tweet (read_messages);
+    ``tweet_columns`` are what the job needs of each good tweet (first_arrival_rows);
     ``process_tweets(session, tweets, timer)`` writes the job's rows for one chunk of first arrivals
-    (each id in one chunk only) and returns figures to log: on the driver with the job's session, or in
-    the Spark tasks with each Python worker's own (``settings.stream_work``, streaming/tasks.py). Progress
-    is written last, once every chunk is written, so it never runs ahead of the rows.
+    (each id in one chunk only) and returns figures to log. It runs in the Spark tasks, with each Python
+    worker's own Cassandra session (streaming/tasks.py); the driver only sizes the micro-batch, collects
+    the tasks' summaries and writes progress, last, once every task has succeeded, so progress never runs
+    ahead of the rows.
     ``still_the_writer()`` raises when the job's lease was lost: then no micro-batch writes anything.
     """
     starts: dict[int, int] = {}  # where this run's previous micro-batch ended, per partition
@@ -198,27 +187,17 @@ def micro_batch_handler(
     def process(batch: DataFrame, batch_id: int) -> None:
         timer = StepTimer()
         ends = recorder.end_offsets()
-        partitions = chunk_partitions(ends, starts, max_offsets_per_trigger)
         summary = BatchSummary(0, 0, {})
         figures: dict[str, int] = {}
         pids: set[int] = set()
-        if settings.stream_work == "executors":
-            parallelism = batch.sparkSession.sparkContext.defaultParallelism
-            partitions = task_count(batch_messages(ends, starts, max_offsets_per_trigger), parallelism)
-            for result in work_in_tasks(first_arrival_rows(batch, tweet_columns, partitions), job, settings,
-                                        process_tweets):
-                summary = summary.plus(result.summary)
-                add_figures(figures, result.figures)
-                timer.add({f"tasks {step}": seconds for step, seconds in result.steps.items()})
-                pids.add(result.pid)
-            timer.lap("tasks")
-        else:
-            for chunk in read_messages(batch, tweet_columns, partitions):
-                timer.lap("read")
-                done, more = process_chunk(recorder.session, settings, job, chunk, process_tweets, timer)
-                summary = summary.plus(done)
-                add_figures(figures, more)
-            timer.lap("read")
+        parallelism = batch.sparkSession.sparkContext.defaultParallelism
+        tasks = task_count(batch_messages(ends, starts, max_offsets_per_trigger), parallelism)
+        for result in work_in_tasks(first_arrival_rows(batch, tweet_columns, tasks), job, settings, process_tweets):
+            summary = summary.plus(result.summary)
+            add_figures(figures, result.figures)
+            timer.add({f"tasks {step}": seconds for step, seconds in result.steps.items()})
+            pids.add(result.pid)
+        timer.lap("tasks")
         if not summary.messages:
             return
         recorder.worker_pids = pids
@@ -229,9 +208,8 @@ def micro_batch_handler(
         recorder.group.commit({**{partition: 0 for partition in ends or {}}, **positions})
         timer.lap("progress")
         details = ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in figures.items())
-        log.info("%s batch %d: messages %s in %d %s, %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
-                 f"{summary.messages:,}", partitions, "task(s)" if settings.stream_work == "executors" else "part(s)",
-                 details, f"{summary.dead_letters:,}",
+        log.info("%s batch %d: messages %s in %d task(s), %s, dead letters %s, lag %s in %.1f s (%s)", job, batch_id,
+                 f"{summary.messages:,}", tasks, details, f"{summary.dead_letters:,}",
                  recorder.lag(positions, ends), time.monotonic() - timer.started, timer.describe())
 
     return handle

@@ -167,10 +167,10 @@ class Message:
 
 
 def first_arrival_rows(batch: DataFrame, tweet_columns: dict[str, Column], partitions: int) -> DataFrame:
-    """The micro-batch as the driver reads it: every message, in ``partitions`` partitions grouped by id,
+    """The micro-batch as the tasks read it: every message, in ``partitions`` partitions grouped by id,
     the job's ``tweet_columns`` only on each id's first arrival (earliest arrived_at, partition, offset).
 
-    Spark picks the first arrivals (a window per id), so the driver may read the rows in any chunks: no
+    Spark picks the first arrivals (a window per id), so a task may read its rows in any chunks: no
     chunk ever splits an id's decision. One partition (an ordinary micro-batch) needs no shuffle.
     """
     checked = check_messages(batch)
@@ -196,20 +196,8 @@ def first_arrival_rows(batch: DataFrame, tweet_columns: dict[str, Column], parti
     )
 
 
-def read_messages(batch: DataFrame, tweet_columns: dict[str, Column], partitions: int = 1) -> Iterator[list[Message]]:
-    """The micro-batch on the driver in chunks of at most ROWS_PER_CHUNK messages (first_arrival_rows).
-
-    Partition by partition (toLocalIterator, the next one prefetched while the driver writes), so the
-    driver never holds more than a partition and a chunk; ``partitions`` is chosen by the caller so a
-    partition is about a chunk. What a job does with a chunk is a few Cassandra reads and writes, done
-    from the driver: one Spark job per partition, instead of several per micro-batch (docs/design.md).
-    """
-    rows = first_arrival_rows(batch, tweet_columns, partitions).toLocalIterator(prefetchPartitions=True)
-    yield from in_chunks((message_from_row(row) for row in rows), ROWS_PER_CHUNK)
-
-
 def message_from_row(row: Row) -> Message:
-    """A row of first_arrival_rows as a Message (on the driver or in a task)."""
+    """A row of first_arrival_rows as a Message (in the task that reads it)."""
     return Message(
         row.kafka_partition, row.kafka_offset, row.arrived_ms, row.reason,
         None if row.message_key is None else bytes(row.message_key),
@@ -228,11 +216,6 @@ def in_chunks(messages: Iterable[Message], size: int) -> Iterator[list[Message]]
             chunk = []
     if chunk:
         yield chunk
-
-
-def collect_messages(batch: DataFrame, tweet_columns: dict[str, Column]) -> list[Message]:
-    """The whole micro-batch as one list (small batches and tests; the jobs use read_messages)."""
-    return [message for chunk in read_messages(batch, tweet_columns) for message in chunk]
 
 
 @dataclass(frozen=True)
@@ -265,7 +248,7 @@ def summarize(messages: list[Message]) -> BatchSummary:
 
 
 def first_arrivals(tweets: Iterable[Message]) -> dict[int, Message]:
-    """Each tweet id's earliest arrival among ``tweets`` (read_messages already keeps one per id; this
+    """Each tweet id's earliest arrival among ``tweets`` (first_arrival_rows already keeps one per id; this
     keeps the rule for any list of messages)."""
     firsts: dict[int, Message] = {}
     for message in tweets:

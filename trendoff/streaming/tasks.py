@@ -1,12 +1,14 @@
-"""A micro-batch's work in the Spark tasks (TRENDOFF_STREAM_WORK=executors): each task reads its part of
-first_arrival_rows (every copy of an id in one task), writes the dead letters and the job's rows with its
-Python worker's own Cassandra session, and returns a small summary; the driver collects the summaries and
-writes progress only once every task has succeeded, as with the driver's own reading."""
+"""A micro-batch's work in the Spark tasks: each task reads its part of first_arrival_rows (every copy of an
+id in one task), writes the dead letters and the job's rows with its Python worker's own Cassandra session,
+and returns a small summary; the driver collects the summaries and writes progress only once every task
+has succeeded. The driver's own CPU then no longer grows with the tweets (docs/design.md)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -17,13 +19,16 @@ from pyspark.sql import DataFrame, Row
 from trendoff.clients import cassandra_io
 from trendoff.clients.retries import retry_cassandra
 from trendoff.failpoints import failpoint
-from trendoff.settings import Settings
+from trendoff.logs import configure_logging, redact_also
+from trendoff.settings import SECRET_SETTINGS, Settings
 from trendoff.streaming.chunks import ProcessTweets, StepTimer, add_figures, process_chunk
 from trendoff.streaming.messages import ROWS_PER_CHUNK, BatchSummary, in_chunks, message_from_row
 
-# One session per Python worker, reused by its tasks across micro-batches (workers are reused by default).
-# Never closed: a worker ends by os._exit or a signal, running no hook, and the kernel drops its sockets.
-_WORKER_SESSIONS: dict[Settings, Session] = {}
+# One session per Python worker and settings, reused by its tasks across micro-batches (workers are reused
+# by default). A worker ends by os._exit or a signal, running no hook, so nothing relies on closing them;
+# but a worker serves every job of its application, so it keeps only the few it used last (a job has one).
+_WORKER_SESSIONS: OrderedDict[Settings, Session] = OrderedDict()
+WORKER_SESSIONS_KEPT = 4
 # A micro-batch smaller than this per task is not spread over more tasks: a shuffle costs more than it saves.
 MIN_ROWS_PER_TASK = 2_000
 # Added to the Spark job's description (the UI's jobs and stages, their REST API): a micro-batch's work in
@@ -31,13 +36,26 @@ MIN_ROWS_PER_TASK = 2_000
 WRITE_TASKS = "trendoff write tasks"
 
 
+@functools.cache
+def worker_logging(settings: Settings) -> None:
+    """Once per Python worker (and settings): its log lines formatted as the driver's, on its stderr (which
+    Spark puts in the executor's log), the settings' secrets redacted."""
+    configure_logging(settings.log_level)
+    redact_also([str(getattr(settings, name)) for name in SECRET_SETTINGS if getattr(settings, name)])
+
+
 def worker_session(settings: Settings) -> Session:
     """This Python worker's Cassandra session for ``settings`` (made on first use, with the same security
     options as the driver's: the TLS context is built here, on the executor)."""
+    worker_logging(settings)
     session = _WORKER_SESSIONS.get(settings)
     if session is None or session.is_shutdown:
         session = cassandra_io.connect(settings)
         _WORKER_SESSIONS[settings] = session
+    _WORKER_SESSIONS.move_to_end(settings)
+    while len(_WORKER_SESSIONS) > WORKER_SESSIONS_KEPT:
+        _, oldest = _WORKER_SESSIONS.popitem(last=False)
+        oldest.cluster.shutdown()
     return session
 
 
