@@ -93,16 +93,14 @@ def get_json(url: str) -> Any:
         return json.load(answer)
 
 
-def write_task_executors(ui_url: str) -> tuple[str, set[str]]:
-    """The executors that ran a streaming job's write tasks (the stages of the jobs described as
+def write_tasks(ui_url: str) -> tuple[str, list[dict[str, Any]]]:
+    """Every attempt of a streaming job's write tasks (the stages of the jobs described as
     streaming/tasks.py's WRITE_TASKS that wrote no shuffle: the ones that ran the work, not the read before
     the shuffle), as the driver's own Spark UI reports them (its REST API); with the application's id."""
     app = get_json(f"{ui_url}/api/v1/applications")[0]["id"]
-    executors = set()
-    for stage in get_json(f"{ui_url}/api/v1/applications/{app}/stages?status=complete&details=true"):
-        if WRITE_TASKS in stage.get("description", "") and not stage["shuffleWriteBytes"]:
-            executors |= {task["executorId"] for task in stage.get("tasks", {}).values() if task["status"] == "SUCCESS"}
-    return app, executors
+    return app, [task for stage in get_json(f"{ui_url}/api/v1/applications/{app}/stages?details=true")
+                 if WRITE_TASKS in stage.get("description", "") and not stage["shuffleWriteBytes"]
+                 for task in stage.get("tasks", {}).values()]
 
 
 @dataclass
@@ -129,6 +127,22 @@ class StandaloneCluster:
         found = [n for n, work_dir in enumerate(self.worker_dirs) if (work_dir / app / executor).is_dir()]
         assert len(found) == 1, f"executor {executor} of {app} is in the work dirs of workers {found}"
         return found[0]
+
+    def executor_pid(self, app: str, executor: str) -> int:
+        """The JVM of ``executor`` of ``app`` (a child of its worker's JVM)."""
+        wanted = ["--executor-id", executor, "--app-id", app]
+        executors = []
+        for worker in self.processes[1:]:
+            for pid in descendants(worker.pid):
+                try:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+                except OSError:
+                    continue
+                if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in argv:
+                    executors.append(argv[argv.index("--executor-id"):])
+                    if all(part in argv for part in wanted):
+                        return pid
+        raise AssertionError(f"no running executor {executor} of {app} among {executors}")
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # workers first, then the master

@@ -7,6 +7,8 @@ until they have caught up and then stopped with SIGTERM; ingest and speed do the
 the executors, with the Python environment the recipe packs and ships.
 Serving's counts equal the oracle over the raw tweets, both workers ran executors of every application, and
 both ran write tasks of ingest and of speed (the drivers' Spark UI says which executor ran which task).
+An executor killed (kill -9 of its JVM) while a micro-batch's write tasks run loses nothing and doubles
+nothing: Spark runs the lost task again elsewhere.
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ import subprocess
 import tarfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
-from tests.support import PROJECT_ROOT, expected_word_counts, free_port, random_tweets, wait_until
+from tests.support import PROJECT_ROOT, expected_word_counts, free_port, produce_tweets, random_tweets, wait_until
 from tests.support_cluster import (
     NOT_COPIED,
-    ClusterRecipe,
     StandaloneCluster,
     activated_env,
     cluster_recipe,
@@ -40,7 +41,7 @@ from tests.support_cluster import (
     shell_line,
     start_cluster,
     stop_group,
-    write_task_executors,
+    write_tasks,
 )
 from trendoff.serving.compare import rank_mutual
 from trendoff.serving.views import ViewReader
@@ -81,14 +82,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneClus
         running.stop()
 
 
-class Recipe:
-    """The README's cluster commands, run in a copy of the checkout with the test's services and cluster."""
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout (the build leaves the developer's own alone, and no older wheel is in dist/)
+    in which the README's lines built the zip and packed the executors' environment."""
+    folder = tmp_path_factory.mktemp("recipe")
+    copy = folder / "checkout"
+    shutil.copytree(PROJECT_ROOT, copy, ignore=shutil.ignore_patterns(*NOT_COPIED))
+    recipe = cluster_recipe()
+    for name, line in (("build", recipe.build), ("pack", recipe.pack)):
+        run_line(shell_line(recipe, line, {}), copy, activated_env({}), folder / f"{name}.log")
+    return copy
 
-    def __init__(self, recipe: ClusterRecipe, settings: Settings, cluster: StandaloneCluster, folder: Path) -> None:
-        self.recipe, self.settings, self.cluster = recipe, settings, cluster
-        self.checkout = folder / "checkout"
-        # A copy, so the build leaves the developer's checkout alone and no older wheel is in dist/.
-        shutil.copytree(PROJECT_ROOT, self.checkout, ignore=shutil.ignore_patterns(*NOT_COPIED))
+
+class Recipe:
+    """The README's cluster commands, run in the built checkout with the test's services and cluster."""
+
+    def __init__(self, checkout: Path, settings: Settings, cluster: StandaloneCluster, folder: Path) -> None:
+        self.recipe, self.settings, self.cluster, self.checkout = cluster_recipe(), settings, cluster, checkout
         self.logs = folder / "logs"
         self.logs.mkdir()
         self.runs = 0
@@ -112,6 +123,7 @@ class Recipe:
             "SPARK_CONF_DIR": str(spark_conf),
         })
         self.write_workers: dict[str, set[int]] = {}  # job -> the workers that ran its write tasks
+        self.lost_tasks: dict[str, list[str]] = {}  # job -> why attempts of its write tasks failed (last run)
         self.substitutions = {MASTER_IN_README: cluster.master_url}
 
     def _log(self, name: str) -> Path:
@@ -127,23 +139,28 @@ class Recipe:
     def submit(self, job: str, **files: Path) -> str:
         return self.run(self.recipe.submits[job], job, **files)
 
-    def stream_until_caught_up(self, job: str, session: Any, timeout_seconds: float = 240.0) -> str:
-        """Submit a streaming job, wait until its progress reaches the topic's end, then SIGTERM its Python
-        driver (a user's way to stop it) and check that it stopped cleanly."""
+    def stream_until_caught_up(self, job: str, session: Any, timeout_seconds: float = 240.0,
+                               meanwhile: Callable[[], None] = lambda: None) -> str:
+        """Submit a streaming job, run ``meanwhile()``, wait until its progress reaches the topic's end, then
+        SIGTERM its Python driver (a user's way to stop it) and check that it stopped cleanly."""
         log = self._log(job)
         script = shell_line(self.recipe, self.recipe.submits[job], self.substitutions, exec_line=True)
         with log.open("wb") as log_file:
             process = subprocess.Popen(["bash", "-c", script], cwd=self.checkout, env=self.env, stdout=log_file,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
+            meanwhile()
+
             def caught_up() -> bool:
                 assert process.poll() is None, f"{job} exited {process.returncode}:\n{log.read_text()[-4000:]}"
                 return progress.lag(session, self.settings.keyspace, job, self.settings,
                                     self.settings.topic).total == 0
 
             wait_until(caught_up, timeout_seconds, f"{job} on the cluster to catch up", interval_seconds=1.0)
-            app, executors = write_task_executors(self.ui_url)
-            self.write_workers.setdefault(job, set()).update(self.cluster.worker_of(app, e) for e in executors)
+            app, tasks = write_tasks(self.ui_url)
+            self.write_workers.setdefault(job, set()).update(
+                self.cluster.worker_of(app, task["executorId"]) for task in tasks if task["status"] == "SUCCESS")
+            self.lost_tasks[job] = [task.get("errorMessage", "") for task in tasks if task["status"] == "FAILED"]
             driver = wait_until(lambda: python_driver(process, f"{job}/__main__.py"), 30, f"{job}'s Python driver")
             os.kill(driver, signal.SIGTERM)
             code = process.wait(120)
@@ -164,16 +181,14 @@ def assert_serving_exact(settings: Settings, session: Any, expected: dict[str, C
 
 def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
     pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, cluster: StandaloneCluster,
-    tmp_path: Path,
+    checkout: Path, tmp_path: Path,
 ) -> None:
     settings, session = pipeline_settings, cassandra_session
-    recipe = Recipe(cluster_recipe(), settings, cluster, tmp_path)
+    recipe = Recipe(checkout, settings, cluster, tmp_path)
     assert sorted(recipe.recipe.submits) == ["batch", "csv_loader", "ingest", "speed"]
     first, second, history = (random_tweets(count, seed=seed, first_id=seed * 10_000, **TWEETS)
                               for count, seed in ((120, 1), (5_000, 2), (60, 3)))
 
-    recipe.run(recipe.recipe.build, "build")
-    recipe.run(recipe.recipe.pack, "pack")
     with tarfile.open(recipe.checkout / "dist" / "env.tar.gz") as packed:
         top = {name.split("/")[3] for name in packed.getnames() if name.count("/") > 3 and "/site-packages/" in name}
     assert {"cassandra", "confluent_kafka", "tenacity"} <= top and "pyspark" not in top, sorted(top)
@@ -218,3 +233,41 @@ def test_the_readme_recipe_on_a_standalone_cluster_counts_every_tweet_once(
 
 def reader_cutoff(settings: Settings, session: Any) -> dt.datetime | None:
     return ViewReader(session, settings.keyspace).published().cutoff
+
+
+def kill_an_executor_amid_writes(recipe: Recipe, session: Any, table: str, total: int) -> Callable[[], None]:
+    """What to do while a job runs: once some of a micro-batch's rows are in ``table`` (not all ``total``),
+    kill -9 the JVM of an executor that is running a write task (the whole executor, its Python workers
+    with it), as a node that dies would."""
+
+    def kill() -> None:
+        query = f"SELECT COUNT(*) FROM {recipe.settings.keyspace}.{table}"
+        wait_until(lambda: session.execute(query).one()[0] > 0, 240, f"the first rows in {table}", interval_seconds=0.2)
+        app, tasks = write_tasks(recipe.ui_url)
+        running = [task["executorId"] for task in tasks if task["status"] == "RUNNING"]
+        assert running, "a write task was running when its first rows were in"
+        landed = session.execute(query).one()[0]
+        os.kill(recipe.cluster.executor_pid(app, running[0]), signal.SIGKILL)
+        assert landed < total, f"the kill came after the micro-batch's writes ({landed} of {total} rows in)"
+
+    return kill
+
+
+def test_an_executor_killed_amid_a_micro_batchs_writes_is_replaced_and_every_tweet_counts_once(
+    pipeline_settings: Settings, spark: SparkSession, cassandra_session: Any, cluster: StandaloneCluster,
+    checkout: Path, tmp_path: Path,
+) -> None:
+    settings, session = pipeline_settings, cassandra_session
+    recipe = Recipe(checkout, settings, cluster, tmp_path)
+    for line in recipe.recipe.prepare:
+        recipe.run(line, "prepare")
+    tweets = random_tweets(30_000, seed=4, first_id=400_000, **TWEETS)  # one micro-batch: two tasks of 15,000
+    produce_tweets(settings, tweets)
+
+    for job, table in (("ingest", "tweets"), ("speed", "speed_seen")):
+        recipe.stream_until_caught_up(job, session, meanwhile=kill_an_executor_amid_writes(
+            recipe, session, table, len(tweets)))
+        lost = recipe.lost_tasks[job]
+        assert any("ExecutorLostFailure" in reason for reason in lost), f"{job}: the kill hit a write task: {lost}"
+    assert session.execute(f"SELECT COUNT(*) FROM {settings.keyspace}.tweets").one()[0] == len(tweets)
+    assert_serving_exact(settings, session, expected_word_counts(spark, tweets))
