@@ -3,9 +3,10 @@
 Steps of one run: take the arrival cutoff T (batch/cutoff.py); read the master table; keep the
 tweets that arrived before T or were csv-loaded (one row per id by construction), skipping (counted by
 reason) rows that break a limit of trendoff/tweets/limits.py; count words per (user, word) with the
-shared word rule; pack each user's counts into one JSON object; write them under a new version;
-record the version; publish it by writing the one `batch_published` row; then delete versions older
-than the grace period.
+shared word rule; pack each user's counts into one JSON object; write them under a new version; write
+the same counts by event period too (batch/periods.py: per UTC day, month and all time, in bounded
+parts; beside batch_words until serving reads them); record the version; publish it by writing the
+one `batch_published` row; then delete versions older than the grace period.
 
 Serving only ever reads the published version, and publishing is one single-row write, so a
 half-written version is never seen. Readers that read the published row just before a publish keep
@@ -31,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from trendoff.batch.cutoff import DEFAULT_CLOCK_SKEW_SECONDS, batch_cutoff, messages_lost_to_retention
+from trendoff.batch.periods import write_period_view
 from trendoff.clients.cassandra_io import SPARK_FORMAT as CASSANDRA
 from trendoff.clients.cassandra_io import connect
 from trendoff.clients.leases import Lease
@@ -145,7 +147,8 @@ def clean_up_versions(session: Session, keep_minutes: float, now_millis: int | N
     for version in old:
         # Rows first, then the record: a crash in between leaves the record, so the next run retries.
         for bucket in range(BATCH_BUCKETS):
-            session.execute("DELETE FROM batch_words WHERE version = %s AND bucket = %s", (version, bucket))
+            for table in ("batch_words", "batch_periods"):
+                session.execute(f"DELETE FROM {table} WHERE version = %s AND bucket = %s", (version, bucket))
         session.execute("DELETE FROM batch_versions WHERE view_name = %s AND version = %s", (WORDS_VIEW, version))
     return old
 
@@ -226,7 +229,7 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
     # A row breaking a limit is skipped (with its reason) before the user key or words are made.
     master = read_master(spark, settings).select(
         counted_flag(cutoff).alias("eligible"), skip_reason_column().alias("skip_reason"),
-        user_key_column(F.col("user")).alias("user"), "text", "is_retweet",
+        user_key_column(F.col("user")).alias("user"), "text", "is_retweet", "created_at",
     ).persist(StorageLevel.MEMORY_AND_DISK)
     view = None
     try:
@@ -245,6 +248,8 @@ def _run_batch(spark: SparkSession, settings: Settings, session: Session, option
         # Idempotent: rows keyed by (version, bucket, user); a retried write rewrites the same rows.
         writable.write.format(CASSANDRA).options(keyspace=settings.keyspace, table="batch_words").mode(
             "append").save()
+        log.info("batch version %d: the view by event period", version)
+        write_period_view(counted, version, settings, options.count_retweets)
     finally:
         master.unpersist()
         if view is not None:

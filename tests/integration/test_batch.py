@@ -76,6 +76,11 @@ def expected_batch_rows(
     return {user: (dict(words.get(user, {})), n) for user, n in tweets.items()}
 
 
+def period_rows(session: Any, version: int) -> int:
+    return int(session.execute("SELECT COUNT(*) FROM batch_periods WHERE version = %s AND bucket IN %s",
+                               (version, ValueSequence(range(BATCH_BUCKETS)))).one()[0])
+
+
 def versions(session: Any) -> list[int]:
     return [r.version for r in session.execute("SELECT version FROM batch_versions WHERE view_name = 'words'")]
 
@@ -134,9 +139,13 @@ def test_versions_publish_and_clean_up(
     session.execute("INSERT INTO batch_versions (view_name, version) VALUES ('words', %s)", (orphan,))
     session.execute("INSERT INTO batch_words (version, bucket, user, word_counts, tweets_counted) "
                     "VALUES (%s, %s, 'ann', '{\"half\": 1}', 1)", (orphan, batch_bucket("ann")))
+    session.execute("INSERT INTO batch_periods (version, bucket, user, grain, period, part, word_counts, tweets, "
+                    "words) VALUES (%s, %s, 'ann', 'all', '1970-01-01', 0, '{\"half\": 1}', 1, 1)",
+                    (orphan, batch_bucket("ann")))
 
     first = run_batch(spark, pipeline_settings)  # default grace: 60 minutes
     assert first.removed_versions == (orphan,) and batch_rows(session, orphan) == {}
+    assert period_rows(session, orphan) == 0
     assert versions(session) == [first.version]
 
     write_master(session, [(9, "ann", "jobs jobs", False, LONG_AGO, None)])
@@ -150,6 +159,9 @@ def test_versions_publish_and_clean_up(
     assert versions(session) == [third.version, second.version]
     assert batch_rows(session, first.version) == {}
     assert batch_rows(session, third.version) == batch_rows(session, second.version)
+    # The view by event period goes with its version (ann: one day, one month, all time; the others too).
+    assert period_rows(session, first.version) == 0 < period_rows(session, second.version)
+    assert period_rows(session, second.version) == period_rows(session, third.version)
     published = session.execute("SELECT version FROM batch_published WHERE view_name = 'words'").one()
     assert published.version == third.version
 
