@@ -42,9 +42,15 @@ def period_rows(counted: DataFrame, per_day_words: DataFrame, version: int) -> D
     tweets = _rolled_up(counted.groupBy("user", "day").agg(F.count(F.lit(1)).alias("tweets")), "tweets")
     words = _rolled_up(per_day_words, "n")
     totals = words.groupBy(*PERIOD).agg(F.sum("n").alias("words"))
-    # Parts of at most PERIOD_PART_WORDS words, in word order (a rerun makes the same parts).
-    numbered = words.withColumn("part", ((F.row_number().over(
+    # Parts of at most PERIOD_PART_WORDS words, in word order (a rerun makes the same parts). Only the few
+    # periods with more words than that are numbered by a window: a window buffers each period whole,
+    # which for every period of every user ran a million-tweet run out of memory.
+    sizes = words.groupBy(*PERIOD).agg(F.count(F.lit(1)).alias("distinct_words"))
+    sized = words.join(sizes, PERIOD)
+    small = sized.where(F.col("distinct_words") <= PERIOD_PART_WORDS).withColumn("part", F.lit(0))
+    large = sized.where(F.col("distinct_words") > PERIOD_PART_WORDS).withColumn("part", ((F.row_number().over(
         Window.partitionBy(*PERIOD).orderBy("word")) - 1) / PERIOD_PART_WORDS).cast("int"))
+    numbered = small.unionByName(large).drop("distinct_words")
     packed = numbered.groupBy(*PERIOD, "part").agg(
         F.to_json(F.map_from_entries(F.collect_list(F.struct("word", F.col("n").cast("long"))))).alias("word_counts"))
     # From the tweets: a period whose counted tweets have no words (only retweets, only stop words) still
