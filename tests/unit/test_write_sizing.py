@@ -93,7 +93,6 @@ def test_a_python_worker_keeps_the_sessions_it_used_last_and_closes_the_older(mo
 
     monkeypatch.setattr(tasks.cassandra_io, "connect", connect)
     monkeypatch.setattr(tasks, "_WORKER_SESSIONS", OrderedDict())
-    monkeypatch.setattr(tasks, "worker_logging", lambda _settings: None)  # pytest's process keeps its logging
     first = tasks.worker_session(Settings(keyspace="k0"))
     assert tasks.worker_session(Settings(keyspace="k0")) is first  # reused across tasks and micro-batches
     for n in range(1, tasks.WORKER_SESSIONS_KEPT + 1):

@@ -47,7 +47,6 @@ def worker_logging(settings: Settings) -> None:
 def worker_session(settings: Settings) -> Session:
     """This Python worker's Cassandra session for ``settings`` (made on first use, with the same security
     options as the driver's: the TLS context is built here, on the executor)."""
-    worker_logging(settings)
     session = _WORKER_SESSIONS.get(settings)
     if session is None or session.is_shutdown:
         session = cassandra_io.connect(settings)
@@ -80,6 +79,7 @@ def work_in_tasks(rows: DataFrame, job: str, settings: Settings, process_tweets:
     """Run ``process_tweets`` over ``rows`` (first_arrival_rows) in the Spark tasks; one result per task."""
 
     def work(part: Iterable[Row]) -> Iterator[TaskResult]:
+        worker_logging(settings)
         session = worker_session(settings)
         timer = StepTimer()
         summary, figures = BatchSummary(0, 0, {}), {}
